@@ -1,0 +1,60 @@
+/* cli.h - shared pieces of the native `novaq` command: file readers/writers over stdio,
+ * model opening (file or directory), atomic output, progress line, argument helpers.
+ * Exit codes: 0 ok, 1 invalid input / failure, 2 usage. */
+#ifndef NQ_CLI_H
+#define NQ_CLI_H
+#include <stdio.h>
+#include "novaq.h"
+
+enum { EXIT_OK = 0, EXIT_INVALID = 1, EXIT_USAGE = 2 };
+
+/* A reader over a file on disk. Returns nonzero (message in e) on failure. */
+int cli_open_reader(const char *path, nq_reader *r, nq_err *e);
+void cli_close_reader(nq_reader *r);
+
+/* Open a model: a .safetensors file, a directory with model.safetensors.index.json or
+ * model.safetensors, a .novaq file (and, where built, .gguf). On success *readers holds
+ * the files opened (close with cli_close_model). src/nsrc describe the source files
+ * (names, sizes; sha256 computed if want_hash). */
+typedef struct cli_model {
+    nq_model *model;
+    nq_reader *readers;
+    int nreaders;
+    nq_source_file *src;
+    char **src_names;
+    int nsrc;
+    const char *format;
+} cli_model;
+int cli_open_model(const char *path, int want_hash, cli_model *cm, nq_err *e);
+void cli_close_model(cli_model *cm);
+
+/* Atomic output: writes go to "<path>.tmp.<pid>", renamed over path on commit. */
+typedef struct cli_out {
+    FILE *f;
+    char *path, *tmp;
+    nq_writer w;
+} cli_out;
+int cli_out_open(cli_out *o, const char *path, nq_err *e);
+int cli_out_commit(cli_out *o, nq_err *e);
+void cli_out_abort(cli_out *o);
+
+/* Read a whole (small) file; NULL + message on failure. */
+char *cli_slurp(const char *path, size_t *len, nq_err *e);
+
+/* Report an error as "novaq: <msg>" on stderr and return the exit code for it. */
+int cli_fail(const nq_err *e);
+int cli_usage(const char *msg);
+
+/* Progress line on stderr when it is a terminal. */
+int cli_progress(void *ctx, int tensor, int ntensors, uint64_t done, uint64_t total);
+
+int cli_threads(void); /* NOVAQ_NUM_THREADS or the number of online CPUs */
+int cli_has_flag(int argc, char **argv, const char *flag);
+
+/* Command entry points: argv[0] is the command name. */
+int cmd_local(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_decompress(int argc, char **argv);
+#endif

@@ -1,0 +1,279 @@
+/* novaq.h - the public API of the NOVAQ core library.
+ *
+ * NOVAQ compresses neural-network weights with multi-stage vector quantization into a
+ * .novaq container of hash-verified shards (docs/FORMAT.md). The core is portable C11:
+ * it never opens files, sockets or threads. Input arrives through nq_reader callbacks,
+ * output leaves through nq_writer callbacks, and work is split into units (one tensor)
+ * that a caller may run on any thread or Web Worker.
+ *
+ * Errors are values: every fallible call returns an nq_status and, when given an nq_err,
+ * fills it with a message naming the file, tensor and byte offset involved.
+ */
+#ifndef NOVAQ_H
+#define NOVAQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NQ_VERSION_STRING "0.1.0"
+#define NQ_FORMAT_VERSION 1
+
+/* ------------------------------------------------------------------ errors */
+
+typedef enum nq_status {
+    NQ_OK = 0,
+    NQ_E_ARG,         /* caller passed an invalid argument or setting */
+    NQ_E_IO,          /* a reader or writer callback failed */
+    NQ_E_FORMAT,      /* input bytes are malformed (bad header, JSON, offsets, ...) */
+    NQ_E_UNSUPPORTED, /* well-formed input this build cannot handle */
+    NQ_E_HASH,        /* a SHA-256 did not match */
+    NQ_E_NOMEM,       /* allocation failed */
+    NQ_E_LIMIT,       /* a size limit was exceeded */
+    NQ_E_CANCELLED    /* a progress callback asked to stop */
+} nq_status;
+
+typedef struct nq_err {
+    nq_status code;
+    char msg[512];
+} nq_err;
+
+const char *nq_status_name(nq_status s);
+/* Sets e (if non-NULL) and returns code. printf-style. */
+nq_status nq_fail(nq_err *e, nq_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ------------------------------------------------------------- byte I/O */
+
+/* Random-access input. read() fills exactly len bytes at off or returns nonzero.
+ * size is the total byte size; name is used in error messages. */
+typedef struct nq_reader {
+    void *ctx;
+    uint64_t size;
+    const char *name;
+    int (*read)(void *ctx, uint64_t off, void *dst, size_t len);
+} nq_reader;
+
+/* Sequential output. write() consumes all len bytes or returns nonzero. */
+typedef struct nq_writer {
+    void *ctx;
+    int (*write)(void *ctx, const void *src, size_t len);
+} nq_writer;
+
+/* Reader over a memory buffer (ctx must point at an nq_mem_source). */
+typedef struct nq_mem_source {
+    const uint8_t *data;
+    uint64_t size;
+} nq_mem_source;
+nq_reader nq_reader_mem(nq_mem_source *src, const char *name);
+
+/* Growable memory writer; free buf with free(). */
+typedef struct nq_mem_sink {
+    uint8_t *buf;
+    size_t size, cap;
+} nq_mem_sink;
+nq_writer nq_writer_mem(nq_mem_sink *sink);
+
+/* ---------------------------------------------------------------- SHA-256 */
+
+typedef struct nq_sha256 {
+    uint32_t h[8];
+    uint64_t len;
+    uint8_t buf[64];
+    uint32_t nbuf;
+} nq_sha256;
+
+void nq_sha256_init(nq_sha256 *c);
+void nq_sha256_update(nq_sha256 *c, const void *data, size_t len);
+void nq_sha256_final(nq_sha256 *c, uint8_t out[32]);
+void nq_sha256(const void *data, size_t len, uint8_t out[32]);
+void nq_hex(const uint8_t *bytes, size_t n, char *out /* 2n+1 */);
+/* Hash every byte a reader offers, in bounded memory. */
+nq_status nq_sha256_reader(const nq_reader *r, uint8_t out[32], nq_err *e);
+
+/* ------------------------------------------------------------- numerics */
+
+float nq_f16_to_f32(uint16_t h);
+uint16_t nq_f32_to_f16(float f);   /* round to nearest even, saturates to inf */
+float nq_bf16_to_f32(uint16_t h);
+uint16_t nq_f32_to_bf16(float f);  /* round to nearest even, NaN stays NaN */
+/* Deterministic log10 (own implementation, identical on every libc). */
+double nq_log10(double x);
+
+/* ------------------------------------------------------------------ model */
+
+typedef enum nq_dtype {
+    NQ_DT_F32 = 0, NQ_DT_F16, NQ_DT_BF16, NQ_DT_F64,
+    NQ_DT_I8, NQ_DT_U8, NQ_DT_I16, NQ_DT_U16, NQ_DT_I32, NQ_DT_U32, NQ_DT_I64, NQ_DT_U64,
+    NQ_DT_BOOL, NQ_DT_F8_E4M3, NQ_DT_F8_E5M2,
+    NQ_DT_Q8_0, /* GGUF block type: 32 int8 + f16 scale per block */
+    NQ_DT_OTHER, /* present in a file but not decodable here (listed, never mis-read) */
+    NQ_DT_COUNT
+} nq_dtype;
+
+const char *nq_dtype_name(nq_dtype t);       /* safetensors spelling, e.g. "BF16" */
+int nq_dtype_from_name(const char *name);     /* -1 if unknown */
+size_t nq_dtype_size(nq_dtype t);             /* bytes per element; 0 for block types */
+int nq_dtype_is_float(nq_dtype t);            /* readable as f32 rows (F32/F16/BF16/Q8_0) */
+
+#define NQ_MAX_DIMS 8
+
+typedef struct nq_tensor_info {
+    char *name;
+    nq_dtype dtype;
+    char dtype_name[16];  /* as spelled in the source (kept for NQ_DT_OTHER) */
+    int ndim;
+    int64_t shape[NQ_MAX_DIMS];
+    int64_t rows, cols;   /* rows = shape[0], cols = product of the rest; 1-D: 1 x n */
+    int file;             /* index of the source file holding it */
+    uint64_t offset;      /* absolute byte offset of its data in that file */
+    uint64_t nbytes;      /* stored size in bytes */
+} nq_tensor_info;
+
+/* A model is a read-only set of named tensors from one or more source files
+ * (safetensors, a sharded safetensors directory, GGUF, or a .novaq being decoded). */
+typedef struct nq_model nq_model;
+
+/* One safetensors file, or the shards of a sharded model: files[i] is the reader of the
+ * i-th file named by the index (index_json may be NULL for a single file). */
+nq_status nq_safetensors_open(nq_model **out, const nq_reader *files, int nfiles,
+                              const char *index_json, size_t index_len, nq_err *e);
+/* List the distinct shard file names of model.safetensors.index.json, in first-seen
+ * order of its weight_map. *names is one malloc block; free it with free(). */
+nq_status nq_safetensors_index_files(const char *json, size_t len, char ***names,
+                                     int *count, nq_err *e);
+
+void nq_model_free(nq_model *m);
+int nq_model_tensor_count(const nq_model *m);
+const nq_tensor_info *nq_model_tensor(const nq_model *m, int i);
+int nq_model_find(const nq_model *m, const char *name); /* -1 if absent */
+/* Format name ("safetensors", "gguf", "novaq") and the source's free-form metadata as a
+ * JSON object text (safetensors __metadata__, GGUF key/values), or NULL. */
+const char *nq_model_format(const nq_model *m);
+const char *nq_model_metadata_json(const nq_model *m);
+/* Rows [row0, row0+nrows) of a float tensor as f32, row-major, cols floats per row. */
+nq_status nq_model_read_rows(const nq_model *m, int t, int64_t row0, int64_t nrows,
+                             float *dst, nq_err *e);
+/* Stored bytes [off, off+len) of any tensor (relative to its data start). */
+nq_status nq_model_read_raw(const nq_model *m, int t, uint64_t off, void *dst, size_t len,
+                            nq_err *e);
+
+/* Write a model as one safetensors file with the original names and shapes. Float
+ * tensors are written in out_dtype (NQ_DT_F32/F16/BF16) or, if out_dtype < 0, in their
+ * original dtype; other tensors are copied byte for byte. Streams row blocks. */
+nq_status nq_safetensors_write(const nq_model *m, int out_dtype, const nq_writer *w,
+                               nq_err *e);
+
+/* --------------------------------------------------------------- settings */
+
+#define NQ_MAX_STAGES 4
+
+typedef struct nq_settings {
+    char preset[16];          /* "1.5", "2", "3", "4" or "custom" */
+    int d;                    /* vector length ("subspaces") */
+    int nstages;              /* 1 primary + residual stages */
+    int K[NQ_MAX_STAGES];     /* entries per stage, powers of two, 2..65536 */
+    uint64_t seed;
+    int scope_rows;           /* 0: one codebook set per tensor; else per group of rows */
+    double outlier_fraction;  /* stage 1: input channels rescaled (top fraction by variance) */
+    int quantize_embeddings;  /* quantize *embed_tokens* style tensors */
+    int quantize_lm_head;
+    int kmeans_iters;
+    int train_vectors;        /* cap on vectors sampled to train one codebook */
+    int zstd_level;
+    uint32_t shard_max_bytes; /* each shard (and so each part) at most this many bytes */
+} nq_settings;
+
+/* Defaults for a bits preset ("1.5", "2", "3", "4"); see docs/FORMAT.md for the table. */
+nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e);
+nq_status nq_settings_check(const nq_settings *s, nq_err *e);
+/* Nominal code bits per weight of the stage configuration (no overheads). */
+double nq_settings_code_bits(const nq_settings *s);
+
+/* --------------------------------------------------------------- encoding */
+
+enum { NQ_PART_RAW = 0, NQ_PART_NORM, NQ_PART_CODEBOOK, NQ_PART_CODES, NQ_PART_KIND_COUNT };
+enum { NQ_CODEC_NONE = 0, NQ_CODEC_ZSTD = 1 };
+
+/* One stored payload of a tensor. data holds the stored (maybe compressed) bytes. */
+typedef struct nq_part {
+    int kind;           /* NQ_PART_* */
+    int codec;          /* NQ_CODEC_* */
+    int64_t a, b;       /* RAW: byte range; NORM: -; CODEBOOK: group, stage; CODES: rows [a,b) */
+    uint64_t raw_size;  /* size after decompression */
+    uint8_t *data;
+    size_t size;
+} nq_part;
+
+/* A tensor encoded in memory, ready for the container writer. meta_json is the tensor's
+ * manifest entry without storage locations (the writer adds those). Portable: a worker
+ * may encode and hand the parts to another instance that writes the container. */
+typedef struct nq_encoded {
+    char *meta_json;
+    int nparts;
+    nq_part *parts;
+    uint64_t weights;        /* number of elements */
+    uint64_t stored_bytes;   /* sum of part sizes */
+    double sse, signal;      /* reconstruction error and signal energy (0 for raw) */
+} nq_encoded;
+
+/* Should tensor t be vector-quantized under s (2-D+ float, not excluded)? */
+int nq_should_quantize(const nq_model *m, int t, const nq_settings *s);
+/* Encode tensor t of m. Deterministic: depends only on the tensor's bytes, name and s. */
+nq_status nq_encode_tensor(const nq_model *m, int t, const nq_settings *s, nq_encoded **out,
+                           nq_err *e);
+void nq_encoded_free(nq_encoded *enc);
+
+/* ---------------------------------------------------------- container I/O */
+
+typedef struct nq_source_file {
+    const char *name;
+    uint64_t size;
+    uint8_t sha256[32];
+} nq_source_file;
+
+typedef struct nq_container nq_container;
+
+/* Start a .novaq stream. Tensors must then be added in model order. */
+nq_status nq_container_begin(nq_container **out, const nq_writer *w, const nq_settings *s,
+                             const char *source_format, const nq_source_file *src, int nsrc,
+                             const char *source_metadata_json, nq_err *e);
+nq_status nq_container_add(nq_container *c, const nq_encoded *enc, nq_err *e);
+/* Close the last shard, write manifest and footer. Frees c whatever the outcome. */
+nq_status nq_container_finish(nq_container *c, nq_err *e);
+void nq_container_abort(nq_container *c);
+
+/* Progress: return nonzero to cancel. */
+typedef int (*nq_progress_fn)(void *ctx, int tensor, int ntensors, uint64_t weights_done,
+                              uint64_t weights_total);
+
+/* Whole pipeline on one thread: encode every tensor of m and write the container. */
+nq_status nq_compress(const nq_model *m, const nq_settings *s, const nq_source_file *src,
+                      int nsrc, const nq_writer *w, nq_progress_fn progress, void *pctx,
+                      nq_err *e);
+
+/* ------------------------------------------------------- reading .novaq */
+
+/* Open a .novaq: checks magic, footer, manifest hash and schema, tensor ranges. Shard
+ * hashes are checked by nq_validate (and lazily by nothing else). The returned model
+ * lists the original tensors (names, shapes, dtypes) and decodes rows on demand. */
+nq_status nq_novaq_open(nq_model **out, const nq_reader *r, nq_err *e);
+/* Manifest JSON text of a model opened by nq_novaq_open (NULL otherwise). */
+const char *nq_novaq_manifest(const nq_model *m);
+
+typedef void (*nq_problem_fn)(void *ctx, const char *where, const char *what);
+/* Full check: structure, manifest schema, every shard's SHA-256, every tensor's parts,
+ * the root hash. Reports each problem found; returns NQ_OK only if none. */
+nq_status nq_validate(const nq_reader *r, nq_problem_fn problem, void *pctx, int *nproblems,
+                      nq_err *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,23 @@
+/* testutil.h - tiny assertion helpers and file readers shared by the C tests. */
+#ifndef NQ_TESTUTIL_H
+#define NQ_TESTUTIL_H
+#include <stdio.h>
+#include <stdlib.h>
+#include "novaq.h"
+
+extern int tu_failures;
+#define CHECK(cond) do { if (!(cond)) { tu_failures++; \
+    fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
+#define CHECK_OK(expr) do { nq_err e_ = {0}; (void)e_; nq_status s_ = (expr); if (s_ != NQ_OK) { \
+    tu_failures++; fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #expr); } } while (0)
+#define TU_DONE() (tu_failures ? (fprintf(stderr, "%d check(s) failed\n", tu_failures), 1) \
+                               : (printf("ok\n"), 0))
+
+/* Read a whole file into memory (NULL on failure); *len gets its size. */
+unsigned char *tu_read_file(const char *path, size_t *len);
+/* Reader over a file on disk (stdio). Close with tu_file_reader_close. */
+nq_reader tu_file_reader(const char *path);
+void tu_file_reader_close(nq_reader *r);
+/* Path inside tests/data; returns a static buffer. */
+const char *tu_data(const char *rel);
+#endif
