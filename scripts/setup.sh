@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Idempotent set-up: installs every Debian package in scripts/packages.txt that is missing,
+# then the npm packages of package.json (if any). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pkgs=$(grep -v '^\s*#' scripts/packages.txt | awk 'NF{print $1}')
+missing=()
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ -f package.json ] && [ ! -d node_modules ]; then
+  echo "setup: npm ci"
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --silent; else npm install --no-audit --no-fund --silent; fi
+fi
+echo "setup: ok"
