@@ -87,11 +87,11 @@ typedef struct nq_sha256 {
     uint64_t len;
     uint8_t buf[64];
     uint32_t nbuf;
-} nq_sha256;
+} nq_sha256_ctx;
 
-void nq_sha256_init(nq_sha256 *c);
-void nq_sha256_update(nq_sha256 *c, const void *data, size_t len);
-void nq_sha256_final(nq_sha256 *c, uint8_t out[32]);
+void nq_sha256_init(nq_sha256_ctx *c);
+void nq_sha256_update(nq_sha256_ctx *c, const void *data, size_t len);
+void nq_sha256_final(nq_sha256_ctx *c, uint8_t out[32]);
 void nq_sha256(const void *data, size_t len, uint8_t out[32]);
 void nq_hex(const uint8_t *bytes, size_t n, char *out /* 2n+1 */);
 /* Hash every byte a reader offers, in bounded memory. */

@@ -1,0 +1,19 @@
+/* kernels.h - internal: the inner loops of stage 2, scalar reference + SIMD variants.
+ *
+ * Determinism contract: every variant computes a squared distance in one canonical order:
+ * element j goes into lane (j % 4) of four partial sums, each lane accumulated in
+ * increasing j, and the result is (lane0 + lane1) + (lane2 + lane3). A 4-wide SIMD loop
+ * does exactly this, so scalar, SSE2 and wasm SIMD128 give bit-identical distances and
+ * hence identical codes. Ties choose the lowest index. */
+#ifndef NQ_KERNELS_H
+#define NQ_KERNELS_H
+#include <stdint.h>
+
+float nq_k_dist2(const float *x, const float *c, int d);
+/* Index of the nearest of K centroids (K x d row-major); *dist gets its distance. */
+int nq_k_nearest(const float *x, const float *C, int K, int d, float *dist);
+/* Scalar reference versions (always compiled; tests compare the active kernel to them). */
+float nq_k_dist2_ref(const float *x, const float *c, int d);
+int nq_k_nearest_ref(const float *x, const float *C, int K, int d, float *dist);
+const char *nq_k_variant(void);
+#endif

@@ -1,0 +1,180 @@
+/* normalize.c - stage 1: per-output-channel mean removal and scaling, and rescaling of the
+ * outlier input channels (top outlier_fraction of columns by variance after row
+ * standardization). Everything needed to undo it is stored (see quant.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "quant.h"
+#include "util.h"
+
+static void row_moments(const float *w, int64_t cols, double *mean, double *sd) {
+    double sum = 0, sq = 0;
+    for (int64_t j = 0; j < cols; j++) sum += w[j];
+    *mean = cols ? sum / (double)cols : 0;
+    for (int64_t j = 0; j < cols; j++) sq += (w[j] - *mean) * (w[j] - *mean);
+    *sd = cols ? sqrt(sq / (double)cols) : 0;
+}
+
+void nq_norm_row_stats(const float *w, int64_t cols, float g, uint16_t *mean_h, uint16_t *scale_h) {
+    double mean, sd;
+    row_moments(w, cols, &mean, &sd);
+    *mean_h = nq_f32_to_f16((float)(mean / g));
+    uint16_t s = nq_f32_to_f16((float)(sd / g));
+    if (nq_f16_to_f32(s) <= 0) s = 0x3c00; /* constant row: any scale reproduces it */
+    *scale_h = s;
+}
+
+static float row_scale(float g, uint16_t h) { return g * nq_f16_to_f32(h); }
+
+void nq_norm_forward(const nq_norm *nm, int64_t row, const float *w, float *u) {
+    float mean = row_scale(nm->g, nm->mean_h[row]), sc = row_scale(nm->g, nm->scale_h[row]);
+    for (int64_t j = 0; j < nm->cols; j++) u[j] = (w[j] - mean) / sc / nm->colfac[j];
+}
+
+void nq_norm_inverse(float g, uint16_t mean_h, uint16_t scale_h, const float *colfac,
+                     int64_t cols, const float *u, float *w) {
+    float mean = row_scale(g, mean_h), sc = row_scale(g, scale_h);
+    for (int64_t j = 0; j < cols; j++) w[j] = mean + sc * (colfac[j] * u[j]);
+}
+
+void nq_norm_free(nq_norm *nm) {
+    free(nm->mean_h);
+    free(nm->scale_h);
+    free(nm->out_col);
+    free(nm->out_fac_h);
+    free(nm->colfac);
+    memset(nm, 0, sizeof *nm);
+}
+
+typedef struct col_var { double v; uint32_t col; } col_var;
+
+static int by_var_desc(const void *a, const void *b) {
+    const col_var *x = a, *y = b;
+    if (x->v != y->v) return x->v > y->v ? -1 : 1;
+    return x->col < y->col ? -1 : 1;
+}
+
+/* Choose outlier columns from per-column variances and set their factors. */
+static nq_status pick_outliers(nq_norm *nm, const double *var, double fraction, nq_err *e) {
+    int64_t cols = nm->cols, n = (int64_t)(fraction * (double)cols);
+    if (n <= 0 || n >= cols) return NQ_OK;
+    col_var *cv = malloc((size_t)cols * sizeof *cv);
+    nm->out_col = malloc((size_t)n * sizeof *nm->out_col);
+    nm->out_fac_h = malloc((size_t)n * sizeof *nm->out_fac_h);
+    if (!cv || !nm->out_col || !nm->out_fac_h) { free(cv); return nq_fail(e, NQ_E_NOMEM, "out of memory"); }
+    for (int64_t j = 0; j < cols; j++) cv[j] = (col_var){var[j], (uint32_t)j};
+    qsort(cv, (size_t)cols, sizeof *cv, by_var_desc);
+    double thresh = cv[n].v; /* the largest variance that is not an outlier */
+    for (int64_t i = 0; i < n && thresh > 0; i++) {
+        uint16_t f = nq_f32_to_f16((float)sqrt(cv[i].v / thresh));
+        if (nq_f16_to_f32(f) <= 1.0f) break; /* sorted: the rest are no larger */
+        nm->out_col[nm->nout] = cv[i].col;
+        nm->out_fac_h[nm->nout] = f;
+        nm->colfac[cv[i].col] = nq_f16_to_f32(f);
+        nm->nout++;
+    }
+    free(cv);
+    return NQ_OK;
+}
+
+/* Rows per read while fitting: about 4 MB of f32. */
+static int64_t fit_block_rows(int64_t cols) {
+    int64_t r = (1 << 20) / (cols > 0 ? cols : 1);
+    return r < 1 ? 1 : r;
+}
+
+nq_status nq_norm_fit(const nq_model *m, int t, double outlier_fraction, nq_norm *nm, nq_err *e) {
+    const nq_tensor_info *ti = nq_model_tensor(m, t);
+    memset(nm, 0, sizeof *nm);
+    nm->rows = ti->rows;
+    nm->cols = ti->cols;
+    int64_t br = fit_block_rows(ti->cols);
+    float *buf = malloc((size_t)(br * ti->cols) * sizeof *buf);
+    double *var = calloc((size_t)ti->cols, sizeof *var);
+    nm->mean_h = malloc((size_t)ti->rows * sizeof *nm->mean_h);
+    nm->scale_h = malloc((size_t)ti->rows * sizeof *nm->scale_h);
+    nm->colfac = malloc((size_t)ti->cols * sizeof *nm->colfac);
+    nq_status s = NQ_OK;
+    if (!buf || !var || !nm->mean_h || !nm->scale_h || !nm->colfac)
+        s = nq_fail(e, NQ_E_NOMEM, "tensor '%s': out of memory in stage 1", ti->name);
+    /* Pass 1: g = largest row deviation or |mean|, so every stored f16 is <= 1. */
+    double gmax = 0;
+    for (int64_t r0 = 0; s == NQ_OK && r0 < ti->rows; r0 += br) {
+        int64_t n = ti->rows - r0 < br ? ti->rows - r0 : br;
+        if ((s = nq_model_read_rows(m, t, r0, n, buf, e))) break;
+        for (int64_t i = 0; i < n; i++) {
+            double mean, sd;
+            row_moments(buf + i * ti->cols, ti->cols, &mean, &sd);
+            if (!(sd < 1e300 && mean > -1e300 && mean < 1e300)) {
+                s = nq_fail(e, NQ_E_UNSUPPORTED, "tensor '%s': row %lld has non-finite values",
+                            ti->name, (long long)(r0 + i));
+                break;
+            }
+            if (fabs(mean) > gmax) gmax = fabs(mean);
+            if (sd > gmax) gmax = sd;
+        }
+    }
+    nm->g = gmax > 0 && gmax < 3.0e38 ? (float)gmax : 1.0f;
+    /* Pass 2: stored row stats and column variances of the standardized weights. */
+    for (int64_t j = 0; s == NQ_OK && j < ti->cols; j++) nm->colfac[j] = 1.0f;
+    for (int64_t r0 = 0; s == NQ_OK && r0 < ti->rows; r0 += br) {
+        int64_t n = ti->rows - r0 < br ? ti->rows - r0 : br;
+        if ((s = nq_model_read_rows(m, t, r0, n, buf, e))) break;
+        for (int64_t i = 0; i < n; i++) {
+            float *w = buf + i * ti->cols;
+            nq_norm_row_stats(w, ti->cols, nm->g, &nm->mean_h[r0 + i], &nm->scale_h[r0 + i]);
+            nq_norm_forward(nm, r0 + i, w, w);
+            for (int64_t j = 0; j < ti->cols; j++) var[j] += (double)w[j] * w[j];
+        }
+    }
+    if (s == NQ_OK) s = pick_outliers(nm, var, outlier_fraction, e);
+    free(buf);
+    free(var);
+    if (s) nq_norm_free(nm);
+    return s;
+}
+
+size_t nq_norm_part_size(const nq_norm *nm) { return 8 + (size_t)nm->nout * 6; }
+
+void nq_norm_part_write(const nq_norm *nm, uint8_t *out) {
+    uint32_t gb;
+    memcpy(&gb, &nm->g, 4);
+    nq_put_u32(out, gb);
+    nq_put_u32(out + 4, (uint32_t)nm->nout);
+    uint8_t *p = out + 8;
+    for (int i = 0; i < nm->nout; i++, p += 4) nq_put_u32(p, nm->out_col[i]);
+    for (int i = 0; i < nm->nout; i++, p += 2) { p[0] = (uint8_t)nm->out_fac_h[i]; p[1] = (uint8_t)(nm->out_fac_h[i] >> 8); }
+}
+
+nq_status nq_norm_part_read(const uint8_t *p, size_t n, int64_t cols, nq_norm *nm, const char *where,
+                            nq_err *e) {
+    memset(nm, 0, sizeof *nm);
+    if (n < 8) return nq_fail(e, NQ_E_FORMAT, "%s: normalization part of %zu bytes is too short", where, n);
+    uint32_t gb = nq_get_u32(p), cnt = nq_get_u32(p + 4);
+    memcpy(&nm->g, &gb, 4);
+    if (!(nm->g > 0 && nm->g < 3.4e38f))
+        return nq_fail(e, NQ_E_FORMAT, "%s: normalization base %g is not a positive finite number", where, nm->g);
+    if (cnt > (uint64_t)cols || n != 8 + (size_t)cnt * 6)
+        return nq_fail(e, NQ_E_FORMAT, "%s: normalization part declares %u outlier columns but is %zu bytes",
+                       where, cnt, n);
+    nm->cols = cols;
+    nm->nout = (int)cnt;
+    nm->colfac = malloc((size_t)(cols ? cols : 1) * sizeof *nm->colfac);
+    nm->out_col = malloc((cnt ? cnt : 1) * sizeof *nm->out_col);
+    nm->out_fac_h = malloc((cnt ? cnt : 1) * sizeof *nm->out_fac_h);
+    if (!nm->colfac || !nm->out_col || !nm->out_fac_h) { nq_norm_free(nm); return nq_fail(e, NQ_E_NOMEM, "out of memory"); }
+    for (int64_t j = 0; j < cols; j++) nm->colfac[j] = 1.0f;
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint32_t c = nq_get_u32(p + 8 + 4 * i);
+        uint16_t f = (uint16_t)(p[8 + 4 * cnt + 2 * i] | p[9 + 4 * cnt + 2 * i] << 8);
+        float fv = nq_f16_to_f32(f);
+        if (c >= (uint64_t)cols || !(fv >= 1.0f && fv < 65520.0f)) {
+            nq_norm_free(nm);
+            return nq_fail(e, NQ_E_FORMAT, "%s: outlier entry %u (column %u, factor %g) is invalid", where, i, c, fv);
+        }
+        nm->out_col[i] = c;
+        nm->out_fac_h[i] = f;
+        nm->colfac[c] = fv;
+    }
+    return NQ_OK;
+}

@@ -1,0 +1,81 @@
+/* settings.c - compression settings: the bits presets and their validation.
+ *
+ * Presets (d = vector length, K = entries per stage; code bits = sum(log2 K) / d):
+ *   "1.5": d=8, K={256,16}   -> 1.5 code bits per weight
+ *   "2"  : d=8, K={256,256}  -> 2.0
+ *   "3"  : d=4, K={256,16}   -> 3.0
+ *   "4"  : d=4, K={256,256}  -> 4.0
+ * Codebooks, per-row scales and outlier data come on top and are counted in every
+ * reported bits-per-weight figure (docs/FORMAT.md). */
+#include <stdio.h>
+#include <string.h>
+#include "novaq.h"
+
+static void defaults(nq_settings *s) {
+    memset(s, 0, sizeof *s);
+    snprintf(s->preset, sizeof s->preset, "custom");
+    s->seed = 0x4e4f564151ull; /* "NOVAQ" */
+    s->scope_rows = 0;
+    s->outlier_fraction = 0.01;
+    s->quantize_embeddings = 1;
+    s->quantize_lm_head = 1;
+    s->kmeans_iters = 16;
+    s->train_vectors = 65536;
+    s->zstd_level = 9;
+    s->shard_max_bytes = 1900000;
+}
+
+nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e) {
+    static const struct { const char *name; int d, n, K[2]; } presets[] = {
+        {"1.5", 8, 2, {256, 16}},
+        {"2", 8, 2, {256, 256}},
+        {"3", 4, 2, {256, 16}},
+        {"4", 4, 2, {256, 256}},
+    };
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        if (strcmp(bits, presets[i].name)) continue;
+        defaults(s);
+        snprintf(s->preset, sizeof s->preset, "%s", bits);
+        s->d = presets[i].d;
+        s->nstages = presets[i].n;
+        for (int k = 0; k < presets[i].n; k++) s->K[k] = presets[i].K[k];
+        return NQ_OK;
+    }
+    return nq_fail(e, NQ_E_ARG, "unknown bits preset '%s' (choose 1.5, 2, 3 or 4)", bits);
+}
+
+static int log2_exact(int k) {
+    int b = 0;
+    while ((1 << b) < k) b++;
+    return (1 << b) == k ? b : -1;
+}
+
+nq_status nq_settings_check(const nq_settings *s, nq_err *e) {
+    if (s->d < 1 || s->d > 64) return nq_fail(e, NQ_E_ARG, "subspaces (vector length) %d: must be 1..64", s->d);
+    if (s->nstages < 1 || s->nstages > NQ_MAX_STAGES)
+        return nq_fail(e, NQ_E_ARG, "%d codebook stages: must be 1..%d", s->nstages, NQ_MAX_STAGES);
+    for (int i = 0; i < s->nstages; i++) {
+        int b = log2_exact(s->K[i]);
+        if (b < 1 || b > 16)
+            return nq_fail(e, NQ_E_ARG, "codebook size %d (stage %d): must be a power of two, 2..65536",
+                           s->K[i], i + 1);
+        if ((uint64_t)s->K[i] * (uint64_t)s->d * 2 > s->shard_max_bytes)
+            return nq_fail(e, NQ_E_ARG, "codebook of %d x %d fp16 does not fit a %u-byte shard",
+                           s->K[i], s->d, s->shard_max_bytes);
+    }
+    if (s->scope_rows < 0) return nq_fail(e, NQ_E_ARG, "codebook scope rows %d: must be >= 0", s->scope_rows);
+    if (!(s->outlier_fraction >= 0 && s->outlier_fraction <= 0.5))
+        return nq_fail(e, NQ_E_ARG, "outlier fraction %g: must be 0..0.5", s->outlier_fraction);
+    if (s->kmeans_iters < 0 || s->kmeans_iters > 1000)
+        return nq_fail(e, NQ_E_ARG, "k-means iterations %d: must be 0..1000", s->kmeans_iters);
+    if (s->train_vectors < 1) return nq_fail(e, NQ_E_ARG, "training vectors %d: must be >= 1", s->train_vectors);
+    if (s->zstd_level < 0 || s->zstd_level > 22) return nq_fail(e, NQ_E_ARG, "zstd level %d: must be 0..22", s->zstd_level);
+    if (s->shard_max_bytes < 4096) return nq_fail(e, NQ_E_ARG, "shard size %u: must be >= 4096 bytes", s->shard_max_bytes);
+    return NQ_OK;
+}
+
+double nq_settings_code_bits(const nq_settings *s) {
+    double bits = 0;
+    for (int i = 0; i < s->nstages; i++) bits += log2_exact(s->K[i]);
+    return bits / s->d;
+}
