@@ -273,6 +273,35 @@ typedef void (*nq_problem_fn)(void *ctx, const char *where, const char *what);
 nq_status nq_validate(const nq_reader *r, nq_problem_fn problem, void *pctx, int *nproblems,
                       nq_err *e);
 
+/* ------------------------------------------- tokenizer (tokenizer.c, issue 3) */
+
+/* Byte-level BPE from a Hugging Face tokenizer.json: vocab, merges, added tokens, and the
+ * GPT-2 or LLaMA-3 pre-tokenizer split regex. Other normalizers, pre-tokenizers or model
+ * types are NQ_E_UNSUPPORTED. Immutable after load (safe to share between threads). */
+typedef struct nq_tokenizer nq_tokenizer;
+nq_status nq_tokenizer_load(nq_tokenizer **out, const char *json, size_t len, nq_err *e);
+void nq_tokenizer_free(nq_tokenizer *t);
+int32_t nq_tokenizer_vocab_size(const nq_tokenizer *t);
+/* UTF-8 text -> ids (*ids is malloc'd; free it). Added tokens in the text become their ids. */
+nq_status nq_tokenizer_encode(const nq_tokenizer *t, const char *text, size_t len, int32_t **ids,
+                              size_t *nids, nq_err *e);
+/* ids -> bytes (*text malloc'd, NUL-terminated). Ids outside the vocabulary are NQ_E_ARG. */
+nq_status nq_tokenizer_decode(const nq_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
+                              char **text, size_t *len, nq_err *e);
+
+/* ------------------------------------------------ GGUF (gguf.c, issue 7) */
+
+/* A GGUF v2/v3 file (llama.cpp) as a model. Names and shapes come out in the Hugging Face
+ * layout (token_embd.weight -> model.embed_tokens.weight, blk.N.attn_q.weight ->
+ * model.layers.N.self_attn.q_proj.weight, ...; shapes outermost first), and for architecture
+ * "llama" the Q/K row permutation of llama.cpp's converter is undone on read. F32, F16, BF16
+ * and Q8_0 read as f32 rows; other ggml types are listed (NQ_DT_OTHER, dtype_name "Q4_K"...).
+ * Metadata key/values are the model's metadata JSON (arrays over 64 items summarized). */
+nq_status nq_gguf_open(nq_model **out, const nq_reader *r, nq_err *e);
+/* A Hugging Face config.json text (malloc'd) for a "llama" GGUF model, built from its
+ * metadata, so the built-in forward pass can run it. */
+nq_status nq_gguf_hf_config(const nq_model *m, char **json, nq_err *e);
+
 #ifdef __cplusplus
 }
 #endif
