@@ -45,8 +45,20 @@ char *cli_slurp(const char *path, size_t *len, nq_err *e);
 int cli_fail(const nq_err *e);
 int cli_usage(const char *msg);
 
-/* Progress line on stderr when it is a terminal. */
+/* Progress line on stderr when it is a terminal; ctx points at the start time (cli_now). */
+double cli_now(void);
 int cli_progress(void *ctx, int tensor, int ntensors, uint64_t done, uint64_t total);
+
+/* Compression settings from the command line: --bits first (default preset "2"), then
+ * --subspaces, --codebook-size, --residual-codebook-size (repeatable), --seed, --scope-rows,
+ * --outlier-fraction, --kmeans-iters, --train-vectors, --zstd-level, --shard-size,
+ * --no-quantize-embeddings, --no-quantize-lm-head. Marks consumed argv entries in used[]
+ * (argc entries). Returns 0, or nonzero with a message in e. */
+int cli_settings_parse(int argc, char **argv, nq_settings *s, unsigned char *used, nq_err *e);
+extern const char cli_settings_help[];
+/* Compress an opened model to path with NOVAQ_NUM_THREADS workers (output identical for
+ * any thread count); prints a summary unless quiet. */
+int cli_compress_to(cli_model *cm, const nq_settings *s, const char *path, int json, nq_err *e);
 
 int cli_threads(void); /* NOVAQ_NUM_THREADS or the number of online CPUs */
 int cli_has_flag(int argc, char **argv, const char *flag);

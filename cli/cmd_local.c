@@ -1,0 +1,179 @@
+/* cmd_local.c - `novaq local`: compress a local model, tensors encoded on a pool of
+ * threads and written in model order, so the bytes do not depend on the thread count. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+typedef struct pool {
+    const nq_model *m;
+    const nq_settings *s;
+    int n, next, added, window;
+    nq_encoded **enc;
+    nq_err *errs;
+    nq_status *st;
+    char *done;
+    int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} pool;
+
+static void *worker(void *arg) {
+    pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        /* Stay at most `window` tensors ahead of the writer: bounded memory. */
+        while (!p->stop && p->next < p->n && p->next >= p->added + p->window) pthread_cond_wait(&p->cv, &p->mu);
+        if (p->stop || p->next >= p->n) break;
+        int t = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        nq_status st = nq_encode_tensor(p->m, t, p->s, &p->enc[t], &p->errs[t]);
+        pthread_mutex_lock(&p->mu);
+        p->st[t] = st;
+        p->done[t] = 1;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void print_summary(const cli_model *cm, const nq_settings *s, const char *path, uint64_t bytes,
+                          uint64_t weights, double secs, int json) {
+    uint64_t orig = 0;
+    for (int i = 0; i < cm->nsrc; i++) orig += cm->src[i].size;
+    double bpw = weights ? (double)bytes * 8 / (double)weights : 0, ratio = bytes ? (double)orig / (double)bytes : 0;
+    if (json)
+        printf("{\"output\":\"%s\",\"preset\":\"%s\",\"bytes\":%llu,\"original_bytes\":%llu,\"weights\":%llu,"
+               "\"bits_per_weight_file\":%.4f,\"ratio\":%.3f,\"seconds\":%.2f,\"weights_per_second\":%.0f}\n",
+               path, s->preset, (unsigned long long)bytes, (unsigned long long)orig, (unsigned long long)weights,
+               bpw, ratio, secs, secs > 0 ? (double)weights / secs : 0);
+    else
+        printf("%s: %llu bytes from %llu (%.2fx), %.3f bits/weight over the whole file, %.1f s (%.0f weights/s)\n",
+               path, (unsigned long long)bytes, (unsigned long long)orig, ratio, bpw, secs,
+               secs > 0 ? (double)weights / secs : 0);
+}
+
+/* Counting writer: forwards to the file and keeps the byte count for the summary. */
+typedef struct counted { nq_writer inner; uint64_t n; } counted;
+static int counted_write(void *ctx, const void *src, size_t len) {
+    counted *c = ctx;
+    c->n += len;
+    return c->inner.write(c->inner.ctx, src, len);
+}
+
+static nq_status run_pool(pool *p, nq_container *c, double *start, int threads, nq_err *e) {
+    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+    if (!tid) return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    for (int i = 0; i < threads; i++) pthread_create(&tid[i], NULL, worker, p);
+    nq_status st = NQ_OK;
+    uint64_t total = 0, done = 0;
+    for (int t = 0; t < p->n; t++) total += (uint64_t)nq_model_tensor(p->m, t)->rows * nq_model_tensor(p->m, t)->cols;
+    for (int t = 0; t < p->n && st == NQ_OK; t++) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->done[t]) pthread_cond_wait(&p->cv, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+        if ((st = p->st[t])) { *e = p->errs[t]; break; }
+        st = nq_container_add(c, p->enc[t], e);
+        done += p->enc[t]->weights;
+        nq_encoded_free(p->enc[t]);
+        p->enc[t] = NULL;
+        cli_progress(start, t + 1, p->n, done, total);
+        pthread_mutex_lock(&p->mu);
+        p->added = t + 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < threads; i++) pthread_join(tid[i], NULL);
+    for (int t = 0; t < p->n; t++) nq_encoded_free(p->enc[t]);
+    free(tid);
+    return st;
+}
+
+int cli_compress_to(cli_model *cm, const nq_settings *s, const char *path, int json, nq_err *e) {
+    const nq_model *m = cm->model;
+    cli_out out;
+    if (cli_out_open(&out, path, e)) return 1;
+    counted cw = {out.w, 0};
+    nq_writer w = {&cw, counted_write};
+    nq_container *c;
+    double start = cli_now();
+    nq_status st = nq_container_begin(&c, &w, s, nq_model_format(m), cm->src, cm->nsrc, nq_model_metadata_json(m), e);
+    if (st) { cli_out_abort(&out); return 1; }
+    int n = nq_model_tensor_count(m), threads = cli_threads();
+    pool p = {.m = m, .s = s, .n = n, .window = 2 * threads};
+    p.enc = calloc((size_t)n + 1, sizeof *p.enc);
+    p.errs = calloc((size_t)n + 1, sizeof *p.errs);
+    p.st = calloc((size_t)n + 1, sizeof *p.st);
+    p.done = calloc((size_t)n + 1, 1);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    st = p.enc && p.errs && p.st && p.done ? run_pool(&p, c, &start, threads, e) : nq_fail(e, NQ_E_NOMEM, "out of memory");
+    uint64_t weights = 0;
+    for (int t = 0; t < n; t++) weights += (uint64_t)nq_model_tensor(m, t)->rows * nq_model_tensor(m, t)->cols;
+    if (st == NQ_OK) st = nq_container_finish(c, e);
+    else nq_container_abort(c);
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.cv);
+    free(p.enc); free(p.errs); free(p.st); free(p.done);
+    if (st != NQ_OK) { cli_out_abort(&out); return 1; }
+    if (cli_out_commit(&out, e)) return 1;
+    print_summary(cm, s, path, cw.n, weights, cli_now() - start, json);
+    return 0;
+}
+
+static char *default_output(const char *in) {
+    size_t n = strlen(in);
+    while (n > 1 && in[n - 1] == '/') n--;
+    const char *dot = NULL;
+    for (size_t i = 0; i < n; i++) if (in[i] == '.') dot = in + i; else if (in[i] == '/') dot = NULL;
+    size_t stem = dot ? (size_t)(dot - in) : n;
+    char *out = malloc(stem + 8);
+    if (out) { memcpy(out, in, stem); strcpy(out + stem, ".novaq"); }
+    return out;
+}
+
+int cmd_local(int argc, char **argv) {
+    if (cli_has_flag(argc, argv, "--help")) {
+        printf("usage: novaq local <file.safetensors | model dir> [-o out.novaq] [--json] [settings]\n%s",
+               cli_settings_help);
+        return EXIT_OK;
+    }
+    unsigned char *used = calloc((size_t)argc + 1, 1);
+    nq_settings s;
+    nq_err e = {0};
+    if (!used) return EXIT_INVALID;
+    if (cli_settings_parse(argc, argv, &s, used, &e)) { free(used); return cli_fail(&e); }
+    const char *in = NULL, *outp = NULL;
+    int json = 0, rc = EXIT_OK;
+    for (int i = 1; i < argc && rc == EXIT_OK; i++) {
+        if (used[i]) continue;
+        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
+            if (i + 1 >= argc) rc = cli_usage("-o needs a file name");
+            else outp = argv[++i];
+        } else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "novaq local: unknown option '%s'\n", argv[i]);
+            rc = EXIT_USAGE;
+        } else if (in) rc = cli_usage("local takes one input");
+        else in = argv[i];
+    }
+    free(used);
+    if (rc) return rc;
+    if (!in) return cli_usage("local needs an input file or directory");
+    char *def = outp ? NULL : default_output(in);
+    cli_model cm;
+    if (cli_open_model(in, 1, &cm, &e)) { free(def); return cli_fail(&e); }
+    if (!strcmp(cm.format, "novaq")) {
+        cli_close_model(&cm);
+        free(def);
+        return cli_usage("input is already a .novaq file");
+    }
+    if (cli_compress_to(&cm, &s, outp ? outp : def, json, &e)) rc = cli_fail(&e);
+    cli_close_model(&cm);
+    free(def);
+    return rc;
+}

@@ -1,0 +1,80 @@
+/* settings_args.c - compression settings from command-line flags (shared by every command
+ * that compresses: local, url, hf, ollama). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+const char cli_settings_help[] =
+    "settings:\n"
+    "  --bits B                   preset: 1.5, 2 (default), 3, 4 (see docs/FORMAT.md)\n"
+    "  --subspaces D              vector length d\n"
+    "  --codebook-size K          primary codebook entries (power of two)\n"
+    "  --residual-codebook-size K residual stage entries; repeat for more stages\n"
+    "  --stages N                 keep only the first N stages of the preset\n"
+    "  --seed N                   k-means seed\n"
+    "  --scope-rows R             one codebook set per R rows (0 = per tensor)\n"
+    "  --outlier-fraction F       stage 1 outlier input channels (default 0.01)\n"
+    "  --kmeans-iters N, --train-vectors N, --zstd-level N, --shard-size BYTES\n"
+    "  --no-quantize-embeddings, --no-quantize-lm-head\n";
+
+static int parse_num(const char *flag, const char *v, double lo, double hi, double *out, nq_err *e) {
+    char *end;
+    errno = 0;
+    double x = v ? strtod(v, &end) : 0;
+    if (!v || errno || end == v || *end || !(x >= lo && x <= hi))
+        return nq_fail(e, NQ_E_ARG, "%s: expected a number in [%g, %g], got '%s'", flag, lo, hi, v ? v : "");
+    *out = x;
+    return 0;
+}
+
+static int int_flag(const char *flag, const char *v, double lo, double hi, int *out, nq_err *e) {
+    double x = 0;
+    if (parse_num(flag, v, lo, hi, &x, e)) return 1;
+    if (x != (double)(long long)x) return nq_fail(e, NQ_E_ARG, "%s: expected an integer, got '%s'", flag, v);
+    *out = (int)x;
+    return 0;
+}
+
+int cli_settings_parse(int argc, char **argv, nq_settings *s, unsigned char *used, nq_err *e) {
+    const char *bits = "2";
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--bits")) { bits = argv[i + 1]; used[i] = used[i + 1] = 1; }
+    if (nq_settings_preset(s, bits, e)) return 1;
+    int residuals = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0, takes = 1;
+        double x = 0;
+        if (!strcmp(a, "--subspaces")) rc = int_flag(a, v, 1, 64, &s->d, e);
+        else if (!strcmp(a, "--codebook-size")) rc = int_flag(a, v, 2, 65536, &s->K[0], e);
+        else if (!strcmp(a, "--residual-codebook-size")) {
+            if (residuals + 1 >= NQ_MAX_STAGES) return nq_fail(e, NQ_E_ARG, "at most %d residual stages", NQ_MAX_STAGES - 1);
+            rc = int_flag(a, v, 2, 65536, &s->K[++residuals], e);
+            s->nstages = residuals + 1;
+        } else if (!strcmp(a, "--stages")) rc = int_flag(a, v, 1, s->nstages, &s->nstages, e);
+        else if (!strcmp(a, "--seed")) {
+            char *end;
+            errno = 0;
+            unsigned long long u = v ? strtoull(v, &end, 0) : 0;
+            if (!v || errno || *end || end == v) rc = nq_fail(e, NQ_E_ARG, "--seed: expected an integer, got '%s'", v ? v : "");
+            s->seed = u;
+        } else if (!strcmp(a, "--scope-rows")) rc = int_flag(a, v, 0, 1e9, &s->scope_rows, e);
+        else if (!strcmp(a, "--outlier-fraction")) { rc = parse_num(a, v, 0, 0.5, &x, e); s->outlier_fraction = x; }
+        else if (!strcmp(a, "--kmeans-iters")) rc = int_flag(a, v, 0, 1000, &s->kmeans_iters, e);
+        else if (!strcmp(a, "--train-vectors")) rc = int_flag(a, v, 1, 1e9, &s->train_vectors, e);
+        else if (!strcmp(a, "--zstd-level")) rc = int_flag(a, v, 0, 22, &s->zstd_level, e);
+        else if (!strcmp(a, "--shard-size")) { rc = parse_num(a, v, 4096, 4e9, &x, e); s->shard_max_bytes = (uint32_t)x; }
+        else if (!strcmp(a, "--no-quantize-embeddings")) { s->quantize_embeddings = 0; takes = 0; }
+        else if (!strcmp(a, "--no-quantize-lm-head")) { s->quantize_lm_head = 0; takes = 0; }
+        else continue;
+        if (rc) return rc;
+        used[i] = 1;
+        if (takes) used[++i] = 1;
+    }
+    nq_settings p; /* the preset name stays only while its stage layout is unchanged */
+    nq_settings_preset(&p, bits, NULL);
+    if (p.d != s->d || p.nstages != s->nstages || memcmp(p.K, s->K, sizeof p.K))
+        snprintf(s->preset, sizeof s->preset, "custom");
+    return nq_settings_check(s, e) != NQ_OK;
+}
