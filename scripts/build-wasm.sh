@@ -48,13 +48,11 @@ build_deps() {
   [ -n "$zsrc" ] && [ -n "$csrc" ] || { echo "build-wasm: unpacked sources missing"; exit 1; }
   mkdir -p "$deps/include/cjson" "$deps/lib" "$deps/obj/zstd" "$deps/obj/cjson"
   # zstd: single-threaded library, compression + decompression only.
-  local f o objs=()
+  local f
   for f in "$zsrc"/lib/common/*.c "$zsrc"/lib/compress/*.c "$zsrc"/lib/decompress/*.c; do
-    o="$deps/obj/zstd/$(basename "$f" .c).o"
-    objs+=("$o")
-    echo "emcc -O3 -DZSTD_MULTITHREAD=0 -DZSTD_DISABLE_ASM -DXXH_NAMESPACE=ZSTD_ -I$zsrc/lib -I$zsrc/lib/common -c $f -o $o"
+    echo "emcc -O3 -DZSTD_MULTITHREAD=0 -DZSTD_DISABLE_ASM -DXXH_NAMESPACE=ZSTD_ -I$zsrc/lib -I$zsrc/lib/common -c $f -o $deps/obj/zstd/$(basename "$f" .c).o"
   done | xargs -P "$jobs" -I{} sh -c '{}'
-  emar rcs "$deps/lib/libzstd.a" "${objs[@]}"
+  emar rcs "$deps/lib/libzstd.a" "$deps"/obj/zstd/*.o
   cp "$zsrc"/lib/zstd.h "$zsrc"/lib/zstd_errors.h "$zsrc"/lib/zdict.h "$deps/include/"
   emcc -O3 -std=c89 -c "$csrc/cJSON.c" -o "$deps/obj/cjson/cJSON.o"
   emar rcs "$deps/lib/libcjson.a" "$deps/obj/cjson/cJSON.o"

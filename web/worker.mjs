@@ -1,0 +1,94 @@
+// worker.mjs - one NOVAQ wasm instance in a Web Worker. The page deals out work by message:
+//   init {simd}                         -> {version, kernel}
+//   open {files: File[], index: File?}  -> {tensors, format, order} (keeps the model open)
+//   encode {t, settings}                -> {t, bytes (transferred), stats}
+//   sha256 {file: File}                 -> {hex}
+//   begin {settings, sources}           -> {}   the writer role: container bytes stream back as
+//   add {bytes}                         -> {}   {type: 'chunk', bytes} messages, in order,
+//   finish {}                           -> {}   before each reply
+//   validate {file}                     -> {result}
+//   inspect {file}                      -> {manifest, tensors}
+// Every reply carries the request's id and this instance's wasm memory size (memBytes);
+// errors come back as {id, error: {status, message}}. Input is read in slices through
+// FileReaderSync, so memory stays bounded by what one tensor needs, whatever the file size.
+import { createNovaq, fileReader, NovaqError } from '../wasm/novaq.mjs';
+
+let nq = null;
+let model = null;
+let settingsKey = null, settings = null;
+let container = null;
+
+async function init({ simd }) {
+  nq = await createNovaq({ simd: simd !== false });
+  return { version: nq.version, kernel: nq.kernelVariant };
+}
+
+// Readers in the order the core expects: the index's file list when there is an index.
+function openModel({ files, index }) {
+  if (model) model.close();
+  model = null;
+  let indexText = null, ordered = files, names = null;
+  if (index) {
+    indexText = new TextDecoder().decode(fileReader(index).read(0, index.size));
+    names = nq.indexFiles(indexText);
+    ordered = names.map((n) => {
+      const f = files.find((x) => x.name === n);
+      if (!f) throw new NovaqError('NQ_E_ARG', `${index.name} lists ${n}, which was not given`);
+      return f;
+    });
+  }
+  model = nq.openSafetensors(ordered.map((f) => fileReader(f)), indexText);
+  return { tensors: model.tensors(), format: model.format(), order: names };
+}
+
+function getSettings(obj) {
+  const key = JSON.stringify(obj);
+  if (key !== settingsKey) {
+    if (settings) settings.free();
+    settings = nq.settings(obj);
+    settingsKey = key;
+  }
+  return settings;
+}
+
+const handlers = {
+  init,
+  open: openModel,
+  settings: ({ settings: s }) => {
+    const st = getSettings(s);
+    const quantize = model ? model.tensors().map((_, i) => model.shouldQuantize(i, st)) : [];
+    return { effective: st.json(), quantize };
+  },
+  encode: ({ t, settings: s }) => {
+    const bytes = nq.encodeTensor(model, t, getSettings(s));
+    return { t, bytes, transfer: [bytes.buffer] };
+  },
+  sha256: ({ file }) => ({ hex: nq.sha256(fileReader(file)) }),
+  begin: ({ settings: s, sources }) => {
+    container = nq.beginContainer(model, getSettings(s), sources, (chunk) => {
+      const copy = chunk.slice();
+      postMessage({ type: 'chunk', bytes: copy }, [copy.buffer]);
+    });
+    return {};
+  },
+  add: ({ bytes }) => { container.add(bytes); return {}; },
+  finish: () => { const c = container; container = null; c.finish(); return {}; },
+  abort: () => { if (container) container.abort(); container = null; return {}; },
+  validate: ({ file }) => ({ result: nq.validate(fileReader(file)) }),
+  inspect: ({ file }) => nq.inspect(fileReader(file)),
+};
+
+self.onmessage = async (ev) => {
+  const { id, op } = ev.data;
+  try {
+    const res = await handlers[op](ev.data);
+    const transfer = res.transfer || [];
+    delete res.transfer;
+    postMessage({ type: 'reply', id, ...res, memBytes: nq ? nq.memoryBytes() : 0 }, transfer);
+  } catch (e) {
+    postMessage({
+      type: 'reply', id, memBytes: nq ? nq.memoryBytes() : 0,
+      error: { status: e.status || e.name || 'Error', message: e.message || String(e) },
+    });
+  }
+};
