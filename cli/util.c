@@ -10,10 +10,16 @@
 #include <unistd.h>
 #include "cli.h"
 
+/* pread: the reader is shared by the encoding threads, so it must not move a file position. */
 static int file_read(void *ctx, uint64_t off, void *dst, size_t len) {
-    FILE *f = ctx;
-    if (fseeko(f, (off_t)off, SEEK_SET) != 0) return -1;
-    return fread(dst, 1, len, f) == len ? 0 : -1;
+    int fd = fileno((FILE *)ctx);
+    for (size_t done = 0; done < len;) {
+        ssize_t n = pread(fd, (char *)dst + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        done += (size_t)n;
+    }
+    return 0;
 }
 
 int cli_open_reader(const char *path, nq_reader *r, nq_err *e) {
