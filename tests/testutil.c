@@ -44,3 +44,18 @@ const char *tu_data(const char *rel) {
     snprintf(buf, sizeof buf, "%s/%s", NOVAQ_TEST_DATA, rel);
     return buf;
 }
+
+unsigned char *tu_make_st(const char *json, const void *data, size_t dlen, size_t *out_len) {
+    size_t n = strlen(json);
+    unsigned char *buf = malloc(8 + n + dlen + 1);
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    memcpy(buf + 8, json, n);
+    if (dlen) memcpy(buf + 8 + n, data, dlen);
+    *out_len = 8 + n + dlen;
+    return buf;
+}
+
+nq_status tu_open_st(nq_mem_source *src, nq_model **m, nq_err *e) {
+    nq_reader r = nq_reader_mem(src, "mem.safetensors");
+    return nq_safetensors_open(m, &r, 1, NULL, 0, e);
+}

@@ -20,4 +20,9 @@ nq_reader tu_file_reader(const char *path);
 void tu_file_reader_close(nq_reader *r);
 /* Path inside tests/data; returns a static buffer. */
 const char *tu_data(const char *rel);
+
+/* Build a safetensors file in memory: 8-byte length, header JSON, data bytes. */
+unsigned char *tu_make_st(const char *json, const void *data, size_t dlen, size_t *out_len);
+/* Open an in-memory safetensors file as a model (src must outlive the model). */
+nq_status tu_open_st(nq_mem_source *src, nq_model **m, nq_err *e);
 #endif
