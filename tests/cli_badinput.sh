@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# CLI exit codes and messages on bad input: usage errors exit 2, invalid input exits 1 with
+# a message naming what and where, and no output file (or temp file) is left behind.
+set -u
+novaq=$1 data=$2 dir=$3
+rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" || exit 1
+fail=0
+expect() { # expect <exit code> <needle in stderr> <command...>
+  local want=$1 needle=$2; shift 2
+  "$@" >out.txt 2>err.txt
+  local got=$?
+  if [ "$got" != "$want" ] || ! grep -qF -- "$needle" err.txt out.txt; then
+    echo "FAIL: $* -> exit $got (want $want), output:"; cat err.txt out.txt; fail=1
+  fi
+}
+model=$data/novaq-tiny-llama/model.safetensors
+expect 2 "usage" "$novaq"
+expect 2 "unknown command" "$novaq" frobnicate
+expect 2 "unknown option" "$novaq" local "$model" --frob
+expect 2 "unknown bits preset '2.5'" "$novaq" local "$model" --bits 2.5
+expect 2 "power of two" "$novaq" local "$model" --codebook-size 100
+expect 1 "No such file" "$novaq" local missing.safetensors -o x.novaq
+
+# truncated safetensors at several points, header length past EOF, bad JSON header
+for n in 0 5 8 100 4000 1000000; do head -c $n "$model" > trunc.safetensors
+  expect 1 "trunc.safetensors" "$novaq" local trunc.safetensors -o t.novaq; done
+printf '\xff\xff\x00\x00\x00\x00\x00\x00{}' > longhdr.safetensors
+expect 1 "past end of file" "$novaq" local longhdr.safetensors -o t.novaq
+printf '\x07\x00\x00\x00\x00\x00\x00\x00{"a":1,' > badjson.safetensors
+expect 1 "not valid JSON" "$novaq" local badjson.safetensors -o t.novaq
+[ -e t.novaq ] && { echo "FAIL: output left behind after failure"; fail=1; }
+ls t.novaq.tmp.* >/dev/null 2>&1 && { echo "FAIL: temp file left behind"; fail=1; }
+
+# a small valid .novaq, then damage it
+head -c 8 "$model" >/dev/null
+"$novaq" local "$model" -o good.novaq --bits 1.5 --kmeans-iters 2 --train-vectors 2048 --shard-size 262144 >/dev/null || { echo "FAIL: compress"; exit 1; }
+expect 0 "valid" "$novaq" validate good.novaq
+python3 - <<'PY'
+import json, struct
+b = bytearray(open("good.novaq", "rb").read())
+off, size = struct.unpack("<QQ", b[-56:-40])
+m = json.loads(b[off:off+size])
+s = m["shards"][2]
+b[s["offset"] + s["size"] // 2] ^= 0x10
+open("flipped.novaq", "wb").write(b)
+open("truncated.novaq", "wb").write(b[:len(b)//2])
+PY
+expect 1 "shard 2: SHA-256 mismatch" "$novaq" validate flipped.novaq
+"$novaq" validate --json flipped.novaq > v.json
+python3 -c "import json,sys; d=json.load(open('v.json')); sys.exit(0 if not d['valid'] and any(p['where']=='shard 2' for p in d['problems']) else 1)" || { echo "FAIL: --json validate"; fail=1; }
+expect 1 "footer" "$novaq" validate truncated.novaq
+expect 1 "footer" "$novaq" info truncated.novaq
+expect 1 "footer" "$novaq" decompress truncated.novaq -o x.safetensors
+[ -e x.safetensors ] && { echo "FAIL: decompress left output"; fail=1; }
+expect 2 "decompress" "$novaq" decompress good.novaq
+expect 2 "--dtype" "$novaq" decompress good.novaq -o y.safetensors --dtype f8
+exit $fail
