@@ -302,6 +302,85 @@ nq_status nq_gguf_open(nq_model **out, const nq_reader *r, nq_err *e);
  * metadata, so the built-in forward pass can run it. */
 nq_status nq_gguf_hf_config(const nq_model *m, char **json, nq_err *e);
 
+/* ------------------------------------- LLaMA forward pass (llama*.c, issue 3) */
+
+/* The decoder-only LLaMA family as Hugging Face's config.json defines it
+ * (LlamaForCausalLM, MistralForCausalLM): RMSNorm, rotary embeddings (rotate-half),
+ * multi-head / grouped-query attention with a KV cache, SwiGLU MLP, tied or untied lm_head.
+ * Config fields that would change the math and are not implemented (rope scaling, biases,
+ * other activations, quantization configs) are NQ_E_UNSUPPORTED, never ignored. */
+typedef struct nq_llama_config {
+    int vocab, dim, hidden, n_layers, n_heads, n_kv_heads, head_dim;
+    int max_pos;           /* max_position_embeddings: the longest context allowed */
+    int sliding_window;    /* Mistral; 0 if none (contexts beyond it are refused) */
+    int tied;              /* lm_head shares model.embed_tokens.weight */
+    double norm_eps, rope_theta;
+    char arch[48];
+} nq_llama_config;
+nq_status nq_llama_config_parse(nq_llama_config *c, const char *json, size_t len, nq_err *e);
+
+/* Weights as f32, read tensor by tensor from any nq_model (safetensors, sharded, .novaq
+ * decoded on the fly, GGUF): memory is the f32 size of the model plus one row block.
+ * Shapes are checked against the config; errors name the tensor. Read-only after load:
+ * any number of states (one per thread) may share it. */
+typedef struct nq_llama nq_llama;
+nq_status nq_llama_load(nq_llama **out, const nq_model *m, const nq_llama_config *c, nq_err *e);
+void nq_llama_free(nq_llama *l);
+const nq_llama_config *nq_llama_get_config(const nq_llama *l);
+const char *nq_llama_kernel_name(const nq_llama *l); /* matmul variant in use */
+
+/* Activation hooks (calibration, stage 3, diagnostics). A site is where a tensor of ntok
+ * rows x width floats exists during a forward pass; for the inputs of linear layers,
+ * tensors[] lists the nq_model tensor indices of the linears that consume it. */
+typedef enum nq_llama_site {
+    NQ_SITE_ATTN_IN = 0, /* input_layernorm output: input of q_proj, k_proj, v_proj */
+    NQ_SITE_O_IN,        /* attention output: input of o_proj */
+    NQ_SITE_MLP_IN,      /* post_attention_layernorm output: input of gate_proj, up_proj */
+    NQ_SITE_DOWN_IN,     /* silu(gate) * up: input of down_proj */
+    NQ_SITE_BLOCK_OUT,   /* residual stream after the block (layer's hidden state) */
+    NQ_SITE_FINAL,       /* final norm output, input of lm_head (layer = n_layers) */
+    NQ_SITE_COUNT
+} nq_llama_site;
+typedef struct nq_llama_act {
+    int layer;
+    nq_llama_site site;
+    const float *x;  /* ntok x width, row-major; valid only during the call */
+    int ntok, width;
+    int pos0;        /* position of row 0 in the sequence */
+    int tensors[3];
+    int ntensors;
+} nq_llama_act;
+typedef void (*nq_llama_hook_fn)(void *ctx, const nq_llama_act *a);
+
+/* Per-sequence state: KV cache for up to max_ctx positions, scratch for max_batch tokens
+ * per step. Not shared between threads. */
+typedef struct nq_llama_state nq_llama_state;
+nq_status nq_llama_state_new(nq_llama_state **out, const nq_llama *l, int max_ctx, int max_batch,
+                             nq_err *e);
+void nq_llama_state_free(nq_llama_state *s);
+void nq_llama_state_reset(nq_llama_state *s);          /* back to position 0 */
+int nq_llama_state_pos(const nq_llama_state *s);
+const nq_llama *nq_llama_state_model(const nq_llama_state *s);
+void nq_llama_state_set_hook(nq_llama_state *s, nq_llama_hook_fn fn, void *ctx);
+/* Append n tokens at the current position. logits (n x vocab) and hidden (n x dim, the
+ * final norm output) are written when non-NULL. Ids outside the vocabulary and positions
+ * beyond max_ctx / max_position_embeddings are NQ_E_ARG / NQ_E_LIMIT. */
+nq_status nq_llama_forward(nq_llama_state *s, const int32_t *tokens, int n, float *logits,
+                           float *hidden, nq_err *e);
+
+/* Quality figures over windows (protocol of shared/models/README.md: a window of ctx + 1
+ * tokens predicts tokens 1..ctx). b may be NULL (one model: perplexity only). Sums are
+ * over predicted tokens; combine windows in a fixed order for determinism. */
+typedef struct nq_eval_sums {
+    double nll_a, nll_b;  /* sum of -log p(target) */
+    double kl;            /* sum of KL(a || b) per position, nats */
+    double cos;           /* sum of cosine similarity of final hidden states */
+    int64_t agree;        /* positions where argmax a == argmax b */
+    int64_t ntok;
+} nq_eval_sums;
+nq_status nq_llama_eval_window(nq_llama_state *a, nq_llama_state *b, const int32_t *tokens, int ctx,
+                               nq_eval_sums *sums, nq_err *e);
+
 #ifdef __cplusplus
 }
 #endif
