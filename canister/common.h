@@ -1,0 +1,29 @@
+/* common.h - helpers shared by the canister's methods (methods.c, commit.c, http.c). */
+#ifndef NQC_COMMON_H
+#define NQC_COMMON_H
+#include <stddef.h>
+#include <stdint.h>
+#include "candid.h"
+#include "msg.h"
+#include "store.h"
+
+#define NQC_MAX_CHUNK 1900000u      /* upload_chunk payload cap */
+#define NQC_MAX_REPLY_SLICE 2000000u /* get_shard/get_chunk/HTTP body slice */
+
+/* Parse a ModelId (decimal text, no sign or leading zeros). 0 on success. */
+int nqc_parse_id(const uint8_t *s, size_t n, uint64_t *number);
+/* Load the model named by id text; rejects (and returns -1) when unknown. */
+int nqc_load_model(msg *m, const cd_val *id, uint32_t *slot, nqs_model *model);
+/* Model id text of a number, in the message arena. */
+cd_val nqc_id_text(cd_arena *a, uint64_t number);
+int nqc_can_write(const msg *m, const nqs_model *model);
+int nqc_committed(const nqs_model *model);
+const char *nqc_state_name(uint32_t state);
+/* Row i of the model's shard table (0..shard_count) or chunk table. */
+void nqc_shard(const nqs_model *model, uint32_t i, nqs_piece *p);
+void nqc_chunk(const nqs_model *model, uint32_t i, nqs_piece *p);
+/* Recompute the certified registry hash and hand it to ic0.certified_data_set. */
+void nqc_certify(void);
+void nqc_registry_hash(uint8_t out[32]);
+void nqc_hex(const uint8_t *b, size_t n, char *out);
+#endif
