@@ -69,4 +69,14 @@ int cmd_validate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_decompress(int argc, char **argv);
+
+/* Model sources (cmd_fetch.c, issue 7): download or locate, check, then compress as local. */
+int cmd_hf(int argc, char **argv);
+int cmd_url(int argc, char **argv);
+int cmd_ollama(int argc, char **argv);
+/* Settings from a novaq-config.yaml or .json file (config.c; keys in docs/SOURCES.md). If the
+ * file sets model.compression.bits_per_weight, *s is first reset to that preset; every other
+ * key is then applied over *s. Unknown keys and bad values are errors naming file and line.
+ * Call it before applying command-line flags, so that flags override the file. */
+int cli_config_load(const char *path, nq_settings *s, nq_err *e);
 #endif

@@ -16,6 +16,9 @@ static const command commands[] = {
     {"info", cmd_info, "summary of a .novaq manifest"},
     {"stats", cmd_stats, "per-tensor bits per weight, SQNR and error; totals"},
     {"decompress", cmd_decompress, "rebuild a safetensors file from a .novaq"},
+    {"hf", cmd_hf, "download a Hugging Face model (cached, resumable) and compress it"},
+    {"url", cmd_url, "download one .safetensors or .gguf over HTTP(S) and compress it"},
+    {"ollama", cmd_ollama, "compress a model from the local Ollama store (GGUF)"},
 };
 
 static void usage(FILE *f) {

@@ -112,6 +112,12 @@ static int open_sharded(const char *dir, int want_hash, cli_model *cm, nq_err *e
     return rc;
 }
 
+/* GGUF files start with the magic "GGUF" (issue 7). */
+static int is_gguf(const nq_reader *r) {
+    char magic[4];
+    return r->size >= 4 && !r->read(r->ctx, 0, magic, 4) && !memcmp(magic, "GGUF", 4);
+}
+
 int cli_open_model(const char *path, int want_hash, cli_model *cm, nq_err *e) {
     memset(cm, 0, sizeof *cm);
     struct stat st;
@@ -138,6 +144,9 @@ int cli_open_model(const char *path, int want_hash, cli_model *cm, nq_err *e) {
         if (!rc && ends_with(path, ".novaq")) {
             cm->format = "novaq";
             rc = nq_novaq_open(&cm->model, &cm->readers[0], e) != NQ_OK;
+        } else if (!rc && is_gguf(&cm->readers[0])) { /* GGUF (issue 7): by magic, so Ollama blobs work */
+            cm->format = "gguf";
+            rc = nq_gguf_open(&cm->model, &cm->readers[0], e) != NQ_OK;
         } else if (!rc) {
             cm->format = "safetensors";
             rc = nq_safetensors_open(&cm->model, cm->readers, 1, NULL, 0, e) != NQ_OK;
