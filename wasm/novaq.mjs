@@ -18,12 +18,40 @@ export class NovaqError extends Error {
   }
 }
 
-// A reader over a Blob/File inside a Web Worker (FileReaderSync exists only there).
+// A reader over a Blob/File inside a Web Worker (FileReaderSync exists only there). Reads go
+// through a small block cache: the core reads row by row, and each FileReaderSync call costs
+// far more than copying from a block already read.
 export function fileReader(file, name = file.name) {
   const frs = new FileReaderSync();
-  return {
+  return cachedReader({
     name, size: file.size,
     read: (off, len) => new Uint8Array(frs.readAsArrayBuffer(file.slice(off, off + len))),
+  });
+}
+
+// Wrap a reader with `nblocks` cached aligned blocks of `block` bytes (memory: their sum).
+// Reads larger than a block go straight through.
+export function cachedReader(inner, { block = 4 << 20, nblocks = 4 } = {}) {
+  const blocks = []; // {start, bytes}, most recently used last
+  const get = (start) => {
+    let i = blocks.findIndex((b) => b.start === start);
+    if (i >= 0) { const b = blocks.splice(i, 1)[0]; blocks.push(b); return b.bytes; }
+    const bytes = inner.read(start, Math.min(block, inner.size - start));
+    blocks.push({ start, bytes });
+    if (blocks.length > nblocks) blocks.shift();
+    return bytes;
+  };
+  return {
+    name: inner.name, size: inner.size,
+    read(off, len) {
+      if (len > block || off + len > inner.size) return inner.read(off, len);
+      const first = Math.floor(off / block) * block;
+      if (off + len <= first + block) return get(first).subarray(off - first, off - first + len);
+      const out = new Uint8Array(len), a = get(first), split = first + block - off;
+      out.set(a.subarray(off - first), 0);
+      out.set(get(first + block).subarray(0, len - split), split);
+      return out;
+    },
   };
 }
 

@@ -234,9 +234,10 @@ static int json_int(const cJSON *o, const char *key, int *dst) {
     return 1;
 }
 
-/* Settings from JSON: {"bits": "2"} picks the preset, then any of d, K (array), seed,
- * scope_rows, outlier_fraction, quantize_embeddings, quantize_lm_head, kmeans_iters,
- * train_vectors, zstd_level, shard_max_bytes override it (see nqw_settings_apply). */
+/* Settings from JSON: {"bits": "2"} picks the preset, then any of d, K (array: primary then
+ * residual sizes), seed, scope_rows, outlier_fraction, quantize_embeddings,
+ * quantize_lm_head, kmeans_iters, train_vectors, zstd_level, shard_max_bytes override it,
+ * with the CLI's meaning (cli/settings_args.c), so equal settings give equal bytes. */
 static nq_status settings_apply(nqw_ctx *c, nq_settings *s, const cJSON *o);
 
 EMSCRIPTEN_KEEPALIVE nq_settings *nqw_settings_from_json(nqw_ctx *c, const char *json) {
@@ -269,11 +270,9 @@ static nq_status settings_apply(nqw_ctx *c, nq_settings *s, const cJSON *o) {
                                         "zstd_level"};
     int *idst[] = {&s->d, &s->scope_rows, &s->quantize_embeddings, &s->quantize_lm_head,
                    &s->kmeans_iters, &s->train_vectors, &s->zstd_level};
-    int changed_stages = 0;
     for (size_t i = 0; i < sizeof ikeys / sizeof ikeys[0]; i++) {
-        int r = json_int(o, ikeys[i], idst[i]);
-        if (r < 0) return nq_fail(&c->err, NQ_E_ARG, "settings: %s must be a number", ikeys[i]);
-        if (r > 0 && i == 0) changed_stages = 1;
+        if (json_int(o, ikeys[i], idst[i]) < 0)
+            return nq_fail(&c->err, NQ_E_ARG, "settings: %s must be a number", ikeys[i]);
     }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "K");
     if (v) {
@@ -287,7 +286,6 @@ static nq_status settings_apply(nqw_ctx *c, nq_settings *s, const cJSON *o) {
             s->K[i] = (int)k->valuedouble;
         }
         s->nstages = n;
-        changed_stages = 1;
     }
     v = cJSON_GetObjectItemCaseSensitive(o, "seed");
     if (v) {
@@ -306,7 +304,11 @@ static nq_status settings_apply(nqw_ctx *c, nq_settings *s, const cJSON *o) {
             return nq_fail(&c->err, NQ_E_ARG, "settings: shard_max_bytes");
         s->shard_max_bytes = (uint32_t)v->valuedouble;
     }
-    if (changed_stages) strcpy(s->preset, "custom");
+    /* As the CLI does: the preset name stays only while its stage layout is unchanged. */
+    nq_settings p;
+    if (nq_settings_preset(&p, s->preset, NULL) == NQ_OK &&
+        (p.d != s->d || p.nstages != s->nstages || memcmp(p.K, s->K, sizeof p.K)))
+        snprintf(s->preset, sizeof s->preset, "custom");
     return NQ_OK;
 }
 
