@@ -328,6 +328,9 @@ nq_status nq_llama_load(nq_llama **out, const nq_model *m, const nq_llama_config
 void nq_llama_free(nq_llama *l);
 const nq_llama_config *nq_llama_get_config(const nq_llama *l);
 const char *nq_llama_kernel_name(const nq_llama *l); /* matmul variant in use */
+/* Use a named matmul variant ("scalar", "sse2", "avx", "wasm-simd128"); NQ_E_UNSUPPORTED if
+ * this build or CPU lacks it. Every variant gives the same bits; this is for benchmarks. */
+nq_status nq_llama_set_kernel(nq_llama *l, const char *name, nq_err *e);
 
 /* Activation hooks (calibration, stage 3, diagnostics). A site is where a tensor of ntok
  * rows x width floats exists during a forward pass; for the inputs of linear layers,
