@@ -74,6 +74,10 @@ int cmd_decompress(int argc, char **argv);
 int cmd_hf(int argc, char **argv);
 int cmd_url(int argc, char **argv);
 int cmd_ollama(int argc, char **argv);
+/* Built-in forward pass (cmd_bench.c, issue 3). */
+int cmd_ppl(int argc, char **argv);
+int cmd_benchmark(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 /* Settings from a novaq-config.yaml or .json file (config.c; keys in docs/SOURCES.md). If the
  * file sets model.compression.bits_per_weight, *s is first reset to that preset; every other
  * key is then applied over *s. Unknown keys and bad values are errors naming file and line.

@@ -19,6 +19,9 @@ static const command commands[] = {
     {"hf", cmd_hf, "download a Hugging Face model (cached, resumable) and compress it"},
     {"url", cmd_url, "download one .safetensors or .gguf over HTTP(S) and compress it"},
     {"ollama", cmd_ollama, "compress a model from the local Ollama store (GGUF)"},
+    {"ppl", cmd_ppl, "perplexity of a model or .novaq with the built-in forward pass"},
+    {"benchmark", cmd_benchmark, "a .novaq against its original: perplexity, KL, top-1, cosine"},
+    {"generate", cmd_generate, "continue a prompt with a model or .novaq (greedy or sampled)"},
 };
 
 static void usage(FILE *f) {

@@ -174,6 +174,19 @@ void nq_llama_free(nq_llama *l) {
 const nq_llama_config *nq_llama_get_config(const nq_llama *l) { return &l->c; }
 const char *nq_llama_kernel_name(const nq_llama *l) { return l->k.name; }
 
+nq_status nq_llama_set_kernel(nq_llama *l, const char *name, nq_err *e) {
+    nq_mm_kernels k;
+    if (!name || !nq_mm_select(&k, name)) {
+        char list[128] = "";
+        for (const char *const *v = nq_mm_variants(); *v; v++)
+            if (nq_mm_select(&k, *v)) snprintf(list + strlen(list), sizeof list - strlen(list), " %s", *v);
+        return nq_fail(e, NQ_E_UNSUPPORTED, "llama: kernel '%s' is not available here (available:%s)",
+                       name ? name : "(null)", list);
+    }
+    l->k = k;
+    return NQ_OK;
+}
+
 /* ----------------------------------------------------------------- state */
 
 void nq_llama_state_free(nq_llama_state *s) {
