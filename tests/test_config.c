@@ -1,0 +1,137 @@
+/* test_config.c - `--config` files (cli/config.c, compiled in here since it is part of the
+ * novaq command, not the core): YAML and JSON forms give the same settings; unknown keys,
+ * repeated keys, wrong kinds and malformed YAML are errors naming file and line. */
+#include <string.h>
+#include "testutil.h"
+#include "../cli/config.c"
+
+/* config.c's only outside dependency, with the contract of cli/util.c's. */
+char *cli_slurp(const char *path, size_t *len, nq_err *e) {
+    size_t n = 0;
+    unsigned char *b = tu_read_file(path, &n);
+    char *t = b ? realloc(b, n + 1) : NULL;
+    if (!t) { free(b); nq_fail(e, NQ_E_IO, "%s: cannot read", path); return NULL; }
+    t[n] = 0;
+    if (len) *len = n;
+    return t;
+}
+
+static const char *write_tmp(const char *name, const char *text) {
+    FILE *f = fopen(name, "wb");
+    if (!f) return name;
+    fputs(text, f);
+    fclose(f);
+    return name;
+}
+
+/* Load text as file name; returns status, message in e. */
+static int load(const char *name, const char *text, nq_settings *s, nq_err *e) {
+    nq_settings_preset(s, "2", NULL);
+    memset(e, 0, sizeof *e);
+    return cli_config_load(write_tmp(name, text), s, e);
+}
+
+static void expect_error(const char *name, const char *text, const char *needle) {
+    nq_settings s;
+    nq_err e;
+    if (!load(name, text, &s, &e) || !strstr(e.msg, needle)) {
+        fprintf(stderr, "%s: want error containing '%s', got '%s'\n", name, needle, e.msg);
+        tu_failures++;
+    }
+}
+
+static const char yaml_full[] =
+    "---\n"
+    "# NOVAQ settings\n"
+    "model:\n"
+    "  compression:\n"
+    "    bits_per_weight: 3          # preset first, then the keys below\n"
+    "    subspaces: 8\n"
+    "    primary_codebook_size: 128\n"
+    "    residual_codebook_size: [64, 32]\n"
+    "    seed: 42\n"
+    "    kmeans_iterations: 5\n"
+    "    train_vectors: 4096\n"
+    "    quantize_lm_head: false\n"
+    "  normalization:\n"
+    "    outlier_threshold: 0.02\n"
+    "  refinement:\n"
+    "    enabled: false\n"
+    "output:\n"
+    "  shard_size_bytes: 1000000\n"
+    "  zstd_level: \"5\"\n";
+
+static const char json_full[] =
+    "{\"model\": {\"compression\": {\"bits_per_weight\": 3, \"subspaces\": 8,\n"
+    "  \"primary_codebook_size\": 128, \"residual_codebook_size\": [64, 32], \"seed\": 42,\n"
+    "  \"kmeans_iterations\": 5, \"train_vectors\": 4096, \"quantize_lm_head\": false},\n"
+    "  \"normalization\": {\"outlier_threshold\": 0.02}, \"refinement\": {\"enabled\": false}},\n"
+    " \"output\": {\"shard_size_bytes\": 1000000, \"zstd_level\": 5}}\n";
+
+static void test_full(void) {
+    nq_settings a, b;
+    nq_err e;
+    if (load("full.yaml", yaml_full, &a, &e)) { fprintf(stderr, "yaml: %s\n", e.msg); tu_failures++; return; }
+    CHECK(a.d == 8 && a.nstages == 3 && a.K[0] == 128 && a.K[1] == 64 && a.K[2] == 32);
+    CHECK(a.seed == 42 && a.kmeans_iters == 5 && a.train_vectors == 4096);
+    CHECK(a.quantize_lm_head == 0 && a.quantize_embeddings == 1);
+    CHECK(a.outlier_fraction == 0.02 && a.shard_max_bytes == 1000000 && a.zstd_level == 5);
+    CHECK(!strcmp(a.preset, "custom"));
+    if (load("full.json", json_full, &b, &e)) { fprintf(stderr, "json: %s\n", e.msg); tu_failures++; return; }
+    CHECK(!memcmp(&a, &b, sizeof a));
+}
+
+static void test_forms(void) {
+    nq_settings s;
+    nq_err e;
+    /* a preset alone keeps its name and layout */
+    CHECK(load("p.yaml", "model:\n  compression:\n    bits_per_weight: 1.5\n", &s, &e) == 0);
+    nq_settings p;
+    nq_settings_preset(&p, "1.5", NULL);
+    CHECK(!strcmp(s.preset, "1.5") && !memcmp(&s, &p, sizeof s));
+    /* without a preset, keys apply over the caller's settings */
+    CHECK(load("k.yml", "model:\n  compression:\n    subspaces: 4\n", &s, &e) == 0);
+    nq_settings_preset(&p, "2", NULL);
+    CHECK(s.d == 4 && s.K[0] == p.K[0] && !strcmp(s.preset, "custom"));
+    /* block list, a residual of 0 (one stage), top-level normalization */
+    CHECK(load("l.yaml", "model:\n  compression:\n    residual_codebook_size:\n    - 16\n    - 4\n", &s, &e) == 0);
+    CHECK(s.nstages == 3 && s.K[1] == 16 && s.K[2] == 4);
+    CHECK(load("z.yaml", "model:\n  compression:\n    residual_codebook_size: 0\n", &s, &e) == 0);
+    CHECK(s.nstages == 1);
+    CHECK(load("n.yaml", "normalization:\n  outlier_threshold: 0\n", &s, &e) == 0);
+    CHECK(s.outlier_fraction == 0);
+    CHECK(load("c.yaml", "model: # comment\n  compression:\n    seed: '7'  # quoted\n\n", &s, &e) == 0);
+    CHECK(s.seed == 7);
+}
+
+static void test_errors(void) {
+    expect_error("u.yaml", "model:\n  compression:\n    subspace: 8\n", "u.yaml:3: unknown key 'model.compression.subspace'");
+    expect_error("u.json", "{\"output\": {\"path\": \"x\"}}", "unknown key 'output.path'");
+    expect_error("d.yaml", "output:\n  zstd_level: 3\n  zstd_level: 4\n", "d.yaml:3: 'output.zstd_level' is set twice");
+    expect_error("t.yaml", "model:\n  compression:\n    subspaces: eight\n", "t.yaml:3: 'model.compression.subspaces' must be an integer");
+    expect_error("r.yaml", "model:\n  compression:\n    subspaces: 100\n", "must be an integer in [1, 64]");
+    expect_error("f.yaml", "model:\n  compression:\n    subspaces: 2.5\n", "must be an integer");
+    expect_error("b.yaml", "model:\n  compression:\n    bits_per_weight: 5\n", "one of 1.5, 2, 3, 4");
+    expect_error("q.yaml", "model:\n  compression:\n    quantize_lm_head: yes\n", "true or false");
+    expect_error("k.yaml", "model:\n  compression:\n    primary_codebook_size: 100\n", "power of two");
+    expect_error("s.yaml", "model:\n  compression:\n    residual_codebook_size: [4, 4, 4, 4]\n", "at most 3 residual stages");
+    expect_error("x.yaml", "model:\n  refinement:\n    enabled: true\n", "not available in this build");
+    expect_error("tab.yaml", "model:\n\tcompression:\n", "tab.yaml:2: tab in indentation");
+    expect_error("kv.yaml", "model:\n  compression\n", "kv.yaml:2: expected 'key: value'");
+    expect_error("e.yaml", "model:\n  compression:\noutput:\n  zstd_level: 3\n", "e.yaml:2: 'compression' has no value");
+    expect_error("li.yaml", "- 3\n", "list item outside a list");
+    expect_error("fl.yaml", "output:\n  zstd_level: {a: 1}\n", "unsupported or empty value");
+    expect_error("bad.json", "{\"model\": ", "not a JSON object");
+    expect_error("nul.json", "{\"output\": {\"zstd_level\": null}}", "expected a number, string or boolean");
+    expect_error("cfg.toml", "x = 1\n", "end in .yaml, .yml or .json");
+    nq_settings s;
+    nq_err e = {0};
+    CHECK(cli_config_load("does-not-exist.yaml", &s, &e) != 0 && e.msg[0]);
+}
+
+int main(void) {
+    test_full();
+    test_forms();
+    test_errors();
+    return TU_DONE();
+}
