@@ -254,9 +254,9 @@ nq_status nq_safetensors_index_files(const char *json, size_t len, char ***names
     for (const cJSON *kv = map->child; kv; kv = kv->next) {
         if (!cJSON_IsString(kv) || !kv->valuestring[0] || strstr(kv->valuestring, "..") ||
             strchr(kv->valuestring, '/') || strchr(kv->valuestring, '\\')) {
+            nq_fail(e, NQ_E_FORMAT, "index: weight_map['%s'] is not a plain file name", kv->string);
             cJSON_Delete(root);
-            return nq_fail(e, NQ_E_FORMAT, "index: weight_map['%s'] is not a plain file name",
-                           kv->string);
+            return NQ_E_FORMAT;
         }
         n++;
         bytes += strlen(kv->valuestring) + 1;
