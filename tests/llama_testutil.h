@@ -17,11 +17,11 @@ typedef struct tiny_model {
 static int tiny_open(tiny_model *t) {
     memset(t, 0, sizeof *t);
     nq_err e = {0};
-    size_t n;
-    char *cj = (char *)tu_read_file(tu_data("novaq-tiny-llama/config.json"), &n);
+    size_t n, ncj = 0;
+    char *cj = (char *)tu_read_file(tu_data("novaq-tiny-llama/config.json"), &ncj);
     unsigned char *tb = tu_read_file(tu_data("novaq-tiny-llama/val_tokens.u16"), &n);
     if (!cj || !tb) { fprintf(stderr, "tiny model data missing\n"); free(cj); free(tb); return 0; }
-    nq_status st = nq_llama_config_parse(&t->cfg, cj, strlen(cj), &e);
+    nq_status st = nq_llama_config_parse(&t->cfg, cj, ncj, &e);
     free(cj);
     t->ntokens = (int)(n / 2);
     t->tokens = malloc((size_t)t->ntokens * sizeof *t->tokens);
