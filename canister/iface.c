@@ -20,7 +20,7 @@ static const cd_field f_create[] = {{"name", 0, &cd_t_text}, {"description", 0, 
 const cd_type t_create_args = CD_RECORD_OF(f_create);
 
 static const cd_field f_upload[] = {{"model_id", 0, &cd_t_text}, {"offset", 0, &cd_t_nat64},
-                                    {"data", 0, &cd_t_blob}};
+                                    {"data", 0, &cd_t_blob}, {"sha256", 0, &t_opt_blob}};
 const cd_type t_upload_args = CD_RECORD_OF(f_upload);
 
 static const cd_field f_progress[] = {{"received_bytes", 0, &cd_t_nat64},

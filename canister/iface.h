@@ -13,7 +13,7 @@ extern const cd_type t_state, t_create_args, t_upload_args, t_upload_progress, t
 
 /* Field indices (declaration order in iface.c). */
 enum { CA_NAME, CA_DESC, CA_SIZE, CA_ROOT };
-enum { UA_ID, UA_OFFSET, UA_DATA };
+enum { UA_ID, UA_OFFSET, UA_DATA, UA_SHA };
 enum { UP_RECEIVED, UP_SIZE, UP_MISSING, UP_NFIELDS };
 enum { PR_LOCATION, PR_MESSAGE, PR_NFIELDS };
 enum { CR_OK, CR_STATE, CR_PROBLEMS, CR_SHARDS, CR_TENSORS, CR_ROOT, CR_INSTR, CR_NFIELDS };

@@ -228,6 +228,18 @@ EXPORT("canister_update upload_chunk") void m_upload_chunk(void) {
                    (unsigned long long)off, (unsigned long long)n, (unsigned long long)model.size_bytes);
         return;
     }
+    const cd_val *want = f[UA_SHA].sub;
+    if (want) {
+        uint8_t h[32];
+        nq_sha256(f[UA_DATA].bytes, n, h);
+        if (want->n != 32 || memcmp(h, want->bytes, 32) != 0) {
+            char got[65];
+            nqc_hex(h, 32, got);
+            msg_reject(&m, "upload_chunk: SHA-256 of bytes [%llu, +%llu) is %s, not the sha256 given (transfer damaged?)",
+                       (unsigned long long)off, (unsigned long long)n, got);
+            return;
+        }
+    }
     if (nqs_ranges_add(&model, off, off + n)) {
         msg_reject(&m, "upload_chunk: more than %u disjoint uploaded ranges; fill the gaps first", NQS_MAX_RANGES);
         return;

@@ -31,9 +31,11 @@
 #define NQS_MAX_NAME 128u
 #define NQS_MAX_DESC 4096u
 #define NQS_MAX_PRINCIPAL 29u
-/* Largest .novaq one model may declare: bounded by what commit can hash in one message
- * (see docs/CANISTER.md); stable memory itself allows 500 GiB in all. */
-#define NQS_MAX_MODEL_BYTES (64ull << 30)
+/* Largest .novaq one model may declare. Commit validates the whole file in one update
+ * message: about 155 wasm instructions per byte (SHA-256 alone is ~130/byte in wasm), and
+ * an update may run 40e9 instructions, so 224 MiB (~36.5e9) is the most that fits with a
+ * margin. The layout itself would allow far more (docs/CANISTER.md). */
+#define NQS_MAX_MODEL_BYTES (224ull << 20)
 #define NQS_DEFAULT_QUOTA (4ull << 30)
 
 enum { NQS_UPLOADING = 0, NQS_VALIDATED = 1, NQS_ACTIVE = 2, NQS_DEPRECATED = 3 };

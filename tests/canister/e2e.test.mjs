@@ -1,0 +1,171 @@
+// e2e.test.mjs - the tiny model's .novaq (made by `novaq local`) through the canister:
+// chunked out-of-order upload with an upgrade in the middle, commit, activate, list, and
+// every way of reading it back (get_shard, get_chunk, http_request + streaming), compared
+// byte for byte with the file; then an upgrade after activation loses nothing.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import {
+  ADMIN, ALICE, ANONYMOUS, DID_TEXT, WASM_PATH, NOVAQ_FILE, call, createModel, hex, httpGet,
+  newCanister, sha256, stateName, uploadFile,
+} from './harness.mjs';
+
+const file = new Uint8Array(fs.readFileSync(NOVAQ_FILE));
+const CHUNK = 700_000;
+
+function readAllShards(replica, id, info) {
+  const out = new Uint8Array(file.length);
+  let covered = 0;
+  for (let s = 0; s < info.shard_count; s++) {
+    let off = 0n, size = null, parts = [];
+    do { // slices of 300 kB: exercises offset/length chunking
+      const r = call(replica, ANONYMOUS, 'get_shard', { model_id: id, shard: s, offset: off, length: [300_000n] });
+      assert.equal(r.length, 1, `shard ${s} at ${off}`);
+      size = r[0].shard_size;
+      parts.push(Uint8Array.from(r[0].data));
+      off += BigInt(r[0].data.length);
+      var sha = r[0].sha256;
+    } while (off < size);
+    const bytes = Buffer.concat(parts);
+    assert.equal(hex(sha256(bytes)), hex(sha), `shard ${s} hash`);
+    const m = JSON.parse(call(replica, ANONYMOUS, 'get_manifest_json', id)[0]);
+    const at = m.shards[s].offset;
+    out.set(bytes, at);
+    covered += bytes.length;
+  }
+  return { out, covered };
+}
+
+test('embedded candid interface is candid/novaq.did', async () => {
+  const mod = await WebAssembly.compile(fs.readFileSync(WASM_PATH));
+  const sec = WebAssembly.Module.customSections(mod, 'icp:public candid:service');
+  assert.equal(sec.length, 1);
+  assert.equal(Buffer.from(sec[0]).toString('utf8'), DID_TEXT);
+  // every method of the .did is exported with the right kind, and nothing else is
+  const { methods } = await import('./harness.mjs');
+  const exported = WebAssembly.Module.exports(mod).map((e) => e.name).filter((n) => n.startsWith('canister_'));
+  const expect = [...methods].map(([n, f]) => (f.annotations.includes('query') ? 'canister_query ' : 'canister_update ') + n);
+  for (const e of expect) assert.ok(exported.includes(e), `missing export ${e}`);
+  const lifecycle = ['canister_init', 'canister_pre_upgrade', 'canister_post_upgrade'];
+  for (const e of exported) assert.ok(expect.includes(e) || lifecycle.includes(e), `export ${e} not in the .did`);
+});
+
+test('tiny model: upload, commit, activate, serve, upgrade', async () => {
+  const replica = await newCanister();
+  const id = createModel(replica, ALICE, file);
+  assert.equal(id, '1');
+  const n = Math.ceil(file.length / CHUNK);
+  assert.ok(n >= 3, 'the file needs several chunks');
+  // first half of the chunks, out of order, one sent twice (idempotent)
+  const order = [...Array(n).keys()].reverse();
+  const first = order.slice(0, Math.ceil(n / 2));
+  uploadFile(replica, ALICE, id, file, CHUNK, [...first, first[0]]);
+  let info = call(replica, ANONYMOUS, 'get_model', id)[0];
+  assert.equal(stateName(info.state), 'Uploading');
+  const receivedBefore = info.received_bytes;
+
+  await replica.upgrade(); // upgrade in the middle of an upload
+  info = call(replica, ANONYMOUS, 'get_model', id)[0];
+  assert.equal(info.received_bytes, receivedBefore, 'upload progress survives the upgrade');
+
+  const progress = uploadFile(replica, ALICE, id, file, CHUNK, order.slice(first.length));
+  assert.equal(progress.received_bytes, BigInt(file.length));
+  assert.equal(progress.missing_ranges, 0);
+
+  const report = call(replica, ALICE, 'commit', id);
+  assert.deepEqual(report.problems, []);
+  assert.equal(report.ok, true);
+  assert.equal(stateName(report.state), 'Validated');
+  const manifest = JSON.parse(call(replica, ANONYMOUS, 'get_manifest_json', id)[0]);
+  assert.equal(report.shard_count, manifest.shards.length);
+  assert.equal(report.tensor_count, manifest.tensors.length);
+  assert.equal(hex(report.root_hash[0]), manifest.root_hash);
+  assert.ok(report.instructions > 0n, 'commit reports its instruction count');
+
+  call(replica, ALICE, 'activate', id);
+  const list = call(replica, ANONYMOUS, 'list_models');
+  assert.equal(list.length, 1);
+  assert.equal(stateName(list[0].state), 'Active');
+  assert.equal(list[0].owner.toText(), ALICE.toText());
+  assert.equal(list[0].name, 'novaq-tiny-llama');
+
+  // get_shard: every shard, in slices, lands at its manifest offset with its hash
+  info = call(replica, ANONYMOUS, 'get_model', id)[0];
+  const { out, covered } = readAllShards(replica, id, info);
+  const firstShard = manifest.shards[0].offset;
+  const manifestStart = firstShard + manifest.shards.reduce((a, s) => a + s.size, 0);
+  assert.equal(covered, manifestStart - firstShard);
+  assert.deepEqual(out.subarray(firstShard, manifestStart), file.subarray(firstShard, manifestStart));
+
+  // OHMS shape: manifest with chunks covering the file; get_chunk; sha256 per chunk
+  const om = call(replica, ANONYMOUS, 'get_manifest', id)[0];
+  assert.equal(stateName(om.state), 'Active');
+  assert.equal(om.checksum, manifest.root_hash);
+  assert.equal(om.total_size_bytes, BigInt(file.length));
+  assert.equal(om.chunk_count, om.chunks.length);
+  const pieces = [];
+  let at = 0n;
+  for (const c of om.chunks) {
+    assert.equal(c.offset, at, `chunk ${c.chunk_id} is contiguous`);
+    const blob = call(replica, ANONYMOUS, 'get_chunk', id, c.chunk_id)[0];
+    assert.equal(BigInt(blob.length), c.size_bytes);
+    assert.ok(blob.length <= 2 * 1024 * 1024, 'OHMS chunks stay under 2 MiB');
+    assert.equal(hex(sha256(blob)), c.sha256);
+    pieces.push(Uint8Array.from(blob));
+    at += c.size_bytes;
+  }
+  assert.deepEqual(new Uint8Array(Buffer.concat(pieces)), file);
+  assert.deepEqual(call(replica, ANONYMOUS, 'get_chunk', id, String(om.chunks.length)), []);
+
+  // HTTP: whole file (streamed: bigger than one reply), manifest, a shard, the list
+  const whole = httpGet(replica, `/models/${id}/model.novaq`);
+  assert.equal(whole.status_code, 200);
+  assert.ok(whole.callbackCalls >= 1, 'the file body is streamed');
+  assert.equal(whole.callbackPrincipal.toText(), 'rrkah-fqaaa-aaaaa-aaaaq-cai');
+  assert.deepEqual(new Uint8Array(whole.fullBody), file);
+  assert.equal(whole.headerMap['content-length'], String(file.length));
+  const mj = httpGet(replica, `/models/${id}/manifest.json?x=1`);
+  assert.equal(mj.headerMap['content-type'], 'application/json');
+  assert.deepEqual(JSON.parse(mj.fullBody.toString('utf8')), manifest);
+  const s0 = httpGet(replica, `/models/${id}/shards/0`);
+  assert.equal(s0.headerMap['x-novaq-sha256'], manifest.shards[0].sha256);
+  assert.equal(hex(sha256(s0.fullBody)), manifest.shards[0].sha256);
+  const models = JSON.parse(httpGet(replica, '/models').fullBody.toString('utf8'));
+  assert.equal(models.length, 1);
+  assert.equal(models[0].state, 'Active');
+  assert.equal(models[0].owner, ALICE.toText());
+  assert.equal(httpGet(replica, '/nothing').status_code, 404);
+  assert.equal(httpGet(replica, `/models/${id}/shards/${manifest.shards.length}`).status_code, 404);
+
+  // certified data: SHA-256 over (u64 id | u8 state | root) of committed models
+  const reg = call(replica, ANONYMOUS, 'certified_registry');
+  const entry = Buffer.alloc(41);
+  entry.writeBigUInt64LE(1n, 0);
+  entry[8] = 2; // Active
+  Buffer.from(manifest.root_hash, 'hex').copy(entry, 9);
+  assert.equal(hex(reg.certified_hash), hex(sha256(entry)));
+  assert.equal(hex(replica.certified), hex(sha256(entry)));
+  assert.ok(Buffer.from(reg.certificate[0]).toString('latin1').includes(Buffer.from(replica.certified).toString('latin1')));
+
+  // upgrade after activation: nothing lost
+  const before = { list: call(replica, ANONYMOUS, 'list_models'), certified: hex(replica.certified) };
+  await replica.upgrade();
+  assert.deepEqual(call(replica, ANONYMOUS, 'list_models'), before.list);
+  assert.equal(hex(replica.certified), before.certified);
+  const again = httpGet(replica, `/models/${id}/model.novaq`);
+  assert.deepEqual(new Uint8Array(again.fullBody), file);
+  const om2 = call(replica, ANONYMOUS, 'get_manifest', id)[0];
+  assert.deepEqual(om2, om);
+
+  // deprecate, then delete: storage and quota are released
+  call(replica, ALICE, 'deprecate', id);
+  assert.equal(stateName(call(replica, ANONYMOUS, 'get_model', id)[0].state), 'Deprecated');
+  assert.ok(call(replica, ALICE, 'get_quota', []).used_bytes > 0n);
+  call(replica, ALICE, 'delete_model', id);
+  assert.deepEqual(call(replica, ANONYMOUS, 'get_model', id), []);
+  assert.equal(call(replica, ALICE, 'get_quota', []).used_bytes, 0n);
+  assert.equal(call(replica, ADMIN, 'stats').data_bytes_reserved, 0n);
+  const empty = call(replica, ANONYMOUS, 'certified_registry');
+  assert.equal(empty.entries.length, 0);
+  assert.equal(hex(replica.certified), hex(sha256(new Uint8Array(0))));
+});
