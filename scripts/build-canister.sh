@@ -7,8 +7,7 @@
 # sources list; nothing third-party is committed. The core and canister/ are then built
 # by the top-level CMake project with canister/wasm32-wasi.cmake.
 #
-# Also builds the native libFuzzer target for the Candid codec with NOVAQ_FUZZ=1
-# (build-canister/fuzz_candid; run it with scripts/fuzz-candid.sh).
+# The libFuzzer target for the Candid codec is built and run by scripts/fuzz-candid.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -76,14 +75,8 @@ build_canister() {
   echo "build-canister: $out/novaq_canister.wasm ($(stat -c %s "$out/novaq_canister.wasm") bytes)"
 }
 
-build_fuzzer() {
-  clang-19 -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -Wall -Wextra \
-    "$root/tests/fuzz_candid.c" -o "$out/fuzz_candid"
-  echo "build-canister: $out/fuzz_candid"
-}
 
 mkdir -p "$out"
 fetch_sources
 build_deps
 build_canister
-if [ "${NOVAQ_FUZZ:-0}" = 1 ]; then build_fuzzer; fi
