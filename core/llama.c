@@ -304,6 +304,36 @@ static void rope(const nq_llama_state *s, float *v, int ld, int T, int nh, int p
     }
 }
 
+/* p[j] = softmax(scale * p)[j] in place. Separate loops so the exp loop vectorizes; the
+ * max and the sum run in index order. */
+static void softmax(float *p, int n, float scale) {
+    float mx = -INFINITY, sum = 0.0f;
+    for (int j = 0; j < n; j++) p[j] *= scale;
+    for (int j = 0; j < n; j++) mx = p[j] > mx ? p[j] : mx;
+    for (int j = 0; j < n; j++) p[j] = nq_m_expf(p[j] - mx);
+    for (int j = 0; j < n; j++) sum += p[j];
+    for (int j = 0; j < n; j++) p[j] /= sum;
+}
+
+/* o[i] = sum over j (in order) of p[j] * v[j*ld + i], i < hd. Blocks of 8 outputs stay in
+ * registers across j; each output's sum order is the same either way. */
+static void weighted_sum(float *o, const float *p, const float *v, int ld, int n, int hd) {
+    int i0 = 0;
+    for (; i0 + 8 <= hd; i0 += 8) {
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int j = 0; j < n; j++) {
+            const float *vr = v + (size_t)j * ld + i0;
+            for (int i = 0; i < 8; i++) acc[i] += p[j] * vr[i];
+        }
+        memcpy(o + i0, acc, sizeof acc);
+    }
+    for (int i = i0; i < hd; i++) {
+        float acc = 0.0f;
+        for (int j = 0; j < n; j++) acc += p[j] * v[(size_t)j * ld + i];
+        o[i] = acc;
+    }
+}
+
 /* Causal attention of T new rows (positions pos .. pos+T-1) over the cache. Scores of a
  * head come from one matmul over all T rows and pos+T keys (the masked corner is computed
  * and ignored: each score is the same dot product whatever the batch). */
@@ -319,22 +349,8 @@ static void attention(nq_llama_state *s, int layer, int T) {
         for (int t = 0; t < T; t++) {
             float *sc = s->scores + (size_t)t * s->max_ctx;
             int n = s->pos + t + 1;
-            float mx = -INFINITY, sum = 0.0f;
-            for (int j = 0; j < n; j++) {
-                sc[j] *= scale;
-                if (sc[j] > mx) mx = sc[j];
-            }
-            for (int j = 0; j < n; j++) {
-                sc[j] = nq_m_expf(sc[j] - mx);
-                sum += sc[j];
-            }
-            float *o = s->att + t * qd + (size_t)h * hd;
-            for (int i = 0; i < hd; i++) o[i] = 0.0f;
-            for (int j = 0; j < n; j++) {
-                float p = sc[j] / sum;
-                const float *vr = vc + (size_t)j * kvd + kvo;
-                for (int i = 0; i < hd; i++) o[i] += p * vr[i];
-            }
+            softmax(sc, n, scale);
+            weighted_sum(s->att + t * qd + (size_t)h * hd, sc, vc + kvo, (int)kvd, n, hd);
         }
     }
 }
@@ -367,10 +383,10 @@ static void block(nq_llama_state *s, int layer, int T) {
     hook(s, layer, NQ_SITE_MLP_IN, s->h, T, d);
     l->k.matmul(s->g, c->hidden, s->h, d, L->w[W_GATE], d, T, c->hidden, d);
     l->k.matmul(s->u, c->hidden, s->h, d, L->w[W_UP], d, T, c->hidden, d);
-    for (size_t i = 0; i < (size_t)T * c->hidden; i++) { /* silu(g) * u */
-        float g = s->g[i];
-        s->g[i] = g * (1.0f / (1.0f + nq_m_expf(-g))) * s->u[i];
-    }
+    float *g = s->g;
+    const float *u = s->u;
+    for (size_t i = 0; i < (size_t)T * c->hidden; i++) /* silu(g) * u */
+        g[i] = g[i] * (1.0f / (1.0f + nq_m_expf(-g[i]))) * u[i];
     hook(s, layer, NQ_SITE_DOWN_IN, s->g, T, c->hidden);
     l->k.matmul(s->h, d, s->g, c->hidden, L->w[W_DOWN], c->hidden, T, d, c->hidden);
     add_into(s->x, s->h, (size_t)T * d);

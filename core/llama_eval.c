@@ -21,10 +21,8 @@ static softmax_row softmax_stats(const float *l, int V, float *ex) {
     for (int v = 1; v < V; v++)
         if (l[v] > mx) { mx = l[v]; r.argmax = v; }
     double sum = 0;
-    for (int v = 0; v < V; v++) {
-        ex[v] = nq_m_expf(l[v] - mx);
-        sum += ex[v];
-    }
+    for (int v = 0; v < V; v++) ex[v] = nq_m_expf(l[v] - mx); /* vectorizes */
+    for (int v = 0; v < V; v++) sum += ex[v];
     r.lse = (double)mx + nq_m_log(sum);
     return r;
 }
