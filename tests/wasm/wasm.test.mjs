@@ -1,6 +1,7 @@
 // Node tests of the wasm module and its JS API (node --test tests/wasm/).
 // Needs build-wasm/dist (scripts/build-wasm.sh; NOVAQ_WASM_SCALAR=1 adds the scalar build)
-// and, for the cross-target check, the native CLI (NOVAQ_BIN, default build/novaq).
+// and, for the cross-target check, the native CLI (NOVAQ_BIN, default build/cli/novaq) or
+// its output made beforehand (NOVAQ_NATIVE_NOVAQ).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,7 +13,7 @@ import { createNovaqNode, fileReaderNode, bytesReader, encodedStats, NovaqError 
 const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const dist = process.env.NOVAQ_WASM_DIST || path.join(repo, 'build-wasm/dist');
 const tiny = path.join(repo, 'tests/data/novaq-tiny-llama/model.safetensors');
-const nativeBin = process.env.NOVAQ_BIN || path.join(repo, 'build/novaq');
+const nativeBin = process.env.NOVAQ_BIN || [path.join(repo, 'build/cli/novaq'), path.join(repo, 'build/novaq')].find((p) => fs.existsSync(p)) || 'build/cli/novaq';
 const preset = process.env.NOVAQ_WASM_TEST_PRESET || '2';
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'novaq-wasm-test-'));
 const hasScalar = fs.existsSync(path.join(dist, 'novaq_module_scalar.wasm'));
@@ -138,8 +139,12 @@ test('one instance (nq_compress) gives the same bytes as the worker-pool pipelin
 
 test('byte-identical to the native CLI `novaq local` with the same settings', { skip: !fs.existsSync(nativeBin) && `no native CLI at ${nativeBin}` }, () => {
   assert.ok(poolOut, 'wasm output exists');
-  const out = path.join(scratch, 'native.novaq');
-  execFileSync(nativeBin, ['local', tiny, '-o', out, '--bits', preset], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // NOVAQ_NATIVE_NOVAQ: `novaq local <tiny> --bits <preset>` made beforehand (scripts/test-wasm.sh).
+  let out = process.env.NOVAQ_NATIVE_NOVAQ;
+  if (!out) {
+    out = path.join(scratch, 'native.novaq');
+    execFileSync(nativeBin, ['local', tiny, '-o', out, '--bits', preset], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
   const nat = fs.readFileSync(out);
   if (Buffer.compare(nat, poolOut) !== 0) {
     const a = nq.inspect(bytesReader('native', nat)).manifest, b = nq.inspect(bytesReader('wasm', poolOut)).manifest;
