@@ -50,6 +50,15 @@ test('embedded candid interface is candid/novaq.did', async () => {
   for (const e of exported) assert.ok(expect.includes(e) || lifecycle.includes(e), `export ${e} not in the .did`);
 });
 
+test('dfx.json deploys this wasm with this interface', () => {
+  const dfx = JSON.parse(fs.readFileSync(new URL('../../dfx.json', import.meta.url), 'utf8'));
+  const c = dfx.canisters.novaq;
+  assert.equal(c.type, 'custom');
+  assert.equal(c.candid, 'candid/novaq.did');
+  assert.ok(WASM_PATH.endsWith(c.wasm), `${c.wasm} is what scripts/build-canister.sh writes`);
+  assert.deepEqual(c.metadata, [{ name: 'candid:service' }]);
+});
+
 test('tiny model: upload, commit, activate, serve, upgrade', async () => {
   const replica = await newCanister();
   const id = createModel(replica, ALICE, file);
