@@ -1,6 +1,6 @@
 /* http.c - the HTTP gateway interface: http_request and its streaming callback.
  *
- * Routes (GET; anything else is 405):
+ * Routes (GET, or HEAD for headers only; anything else is 405):
  *   /models                          JSON list of models
  *   /models/<id>                     JSON of one model
  *   /models/<id>/manifest.json       the validated NOVAQ manifest
@@ -252,8 +252,9 @@ EXPORT("canister_query http_request") void m_http_request(void) {
     if (b.sha_hex[0]) hs[nh++] = header(ar, "x-novaq-sha256", b.sha_hex);
     r[HR_STATUS] = cd_v_nat((uint64_t)b.status);
     r[HR_HEADERS] = cd_v_vec(hs, nh);
-    r[HR_BODY] = slice(&b, 0, ar);
-    if (b.len > HTTP_SLICE) {
+    int head = f[HQ_METHOD].n == 4; /* HEAD: headers only */
+    r[HR_BODY] = head ? cd_v_bytes("", 0) : slice(&b, 0, ar);
+    if (!head && b.len > HTTP_SLICE) {
         /* path only (no query string) in the token */
         size_t pn = 0;
         while (pn < url->n && url->bytes[pn] != '?' && url->bytes[pn] != '#') pn++;

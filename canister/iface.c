@@ -48,8 +48,13 @@ static const cd_field f_info[] = {
     {"validated_at", 0, &t_opt_nat64}, {"activated_at", 0, &t_opt_nat64},
     {"root_hash", 0, &t_opt_blob},     {"shard_count", 0, &cd_t_nat32},
     {"tensor_count", 0, &cd_t_nat32},  {"manifest_bytes", 0, &cd_t_nat64},
-    {"chunk_count", 0, &cd_t_nat32}};
+    {"chunk_count", 0, &cd_t_nat32},   {"bits_per_weight", 0, &cd_t_float64},
+    {"compression_ratio", 0, &cd_t_float64}};
 const cd_type t_model_info = CD_RECORD_OF(f_info);
+static const cd_type t_opt_nat32 = CD_OPT_OF(&cd_t_nat32);
+static const cd_field f_list[] = {{"after", 0, &t_opt_text}, {"limit", 0, &t_opt_nat32}};
+static const cd_type t_list = CD_RECORD_OF(f_list);
+const cd_type t_opt_list_args = CD_OPT_OF(&t_list);
 const cd_type t_vec_model_info = CD_VEC_OF(&t_model_info);
 const cd_type t_opt_model_info = CD_OPT_OF(&t_model_info);
 

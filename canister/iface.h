@@ -9,7 +9,7 @@ extern const cd_type t_state, t_create_args, t_upload_args, t_upload_progress, t
     t_commit_report, t_model_info, t_vec_model_info, t_opt_model_info, t_shard_args,
     t_shard_slice, t_opt_shard_slice, t_manifest, t_opt_manifest, t_quota_info, t_stats,
     t_http_request, t_http_response, t_token, t_callback_response, t_opt_callback_response,
-    t_opt_text, t_opt_blob, t_opt_principal, t_certified;
+    t_opt_text, t_opt_blob, t_opt_principal, t_certified, t_opt_list_args;
 
 /* Field indices (declaration order in iface.c). */
 enum { CA_NAME, CA_DESC, CA_SIZE, CA_ROOT };
@@ -19,7 +19,8 @@ enum { PR_LOCATION, PR_MESSAGE, PR_NFIELDS };
 enum { CR_OK, CR_STATE, CR_PROBLEMS, CR_SHARDS, CR_TENSORS, CR_ROOT, CR_INSTR, CR_NFIELDS };
 enum { MI_ID, MI_NAME, MI_DESC, MI_OWNER, MI_STATE, MI_SIZE, MI_RECEIVED, MI_CREATED,
        MI_VALIDATED, MI_ACTIVATED, MI_ROOT, MI_SHARDS, MI_TENSORS, MI_MANIFEST_BYTES,
-       MI_CHUNKS, MI_NFIELDS };
+       MI_CHUNKS, MI_BPW, MI_RATIO, MI_NFIELDS };
+enum { LA_AFTER, LA_LIMIT };
 enum { SA_ID, SA_SHARD, SA_OFFSET, SA_LENGTH };
 enum { SS_DATA, SS_OFFSET, SS_SIZE, SS_SHA, SS_NFIELDS };
 enum { OM_ID, OM_VERSION, OM_STATE, OM_UPLOADED, OM_ACTIVATED, OM_TOTAL, OM_NCHUNKS,

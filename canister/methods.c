@@ -384,21 +384,53 @@ static cd_val model_info(cd_arena *a, const nqs_model *model) {
     f[MI_TENSORS] = cd_v_nat(model->tensor_count);
     f[MI_MANIFEST_BYTES] = cd_v_nat(model->manifest_size);
     f[MI_CHUNKS] = cd_v_nat(model->chunk_count);
+    f[MI_BPW].f = model->bits_per_weight;
+    f[MI_RATIO].f = model->compression_ratio;
     return cd_v_record(f);
 }
+
+/* list_models: models in id order after `after`, at most `limit` (default 100, max 500),
+ * so that a reply stays under the 3 MiB query limit whatever the descriptions. */
+#define LIST_DEFAULT 100u
+#define LIST_MAX 500u
 
 EXPORT("canister_query list_models") void m_list_models(void) {
     msg m;
     msg_begin(&m);
-    if (msg_args(&m, NULL, 0, NULL)) return;
+    const cd_type *t[] = {&t_opt_list_args};
+    cd_val a[1];
+    if (msg_args(&m, t, 1, a)) return;
+    uint64_t after = 0, limit = LIST_DEFAULT;
+    if (a[0].sub) {
+        const cd_val *f = a[0].sub->sub;
+        if (f[LA_AFTER].sub && nqc_parse_id(f[LA_AFTER].sub->bytes, f[LA_AFTER].sub->n, &after)) {
+            msg_reject(&m, "list_models: 'after' is not a model id");
+            return;
+        }
+        if (f[LA_LIMIT].sub) limit = f[LA_LIMIT].sub->u < LIST_MAX ? f[LA_LIMIT].sub->u : LIST_MAX;
+    }
     nqs_super s;
     nqs_super_load(&s);
-    cd_val *items = cd_v_array(&m.arena, s.slot_high ? s.slot_high : 1);
-    if (!items) msg_trap("out of memory");
+    /* the `limit` smallest ids above `after`, by insertion into a sorted slot list */
+    uint32_t *slots = cd_alloc(&m.arena, (limit + 1) * sizeof(uint32_t));
+    uint64_t *ids = cd_alloc(&m.arena, (limit + 1) * sizeof(uint64_t));
+    if (!slots || !ids) msg_trap("out of memory");
     size_t n = 0;
     static nqs_model model;
-    for (uint32_t i = 0; i < s.slot_high; i++)
-        if (nqs_model_load(i, &model)) items[n++] = model_info(&m.arena, &model);
+    for (uint32_t i = 0; i < s.slot_high; i++) {
+        if (!nqs_model_load(i, &model) || model.number <= after) continue;
+        size_t k = n;
+        while (k > 0 && ids[k - 1] > model.number) { ids[k] = ids[k - 1]; slots[k] = slots[k - 1]; k--; }
+        ids[k] = model.number;
+        slots[k] = i;
+        if (n < limit) n++;
+    }
+    cd_val *items = cd_v_array(&m.arena, n ? n : 1);
+    if (!items) msg_trap("out of memory");
+    for (size_t k = 0; k < n; k++) {
+        nqs_model_load(slots[k], &model);
+        items[k] = model_info(&m.arena, &model);
+    }
     cd_val v = cd_v_vec(items, n);
     const cd_type *rt[] = {&t_vec_model_info};
     msg_reply_values(&m, rt, &v, 1);
@@ -572,7 +604,6 @@ EXPORT("canister_query get_manifest") void m_get_manifest(void) {
             if (!c || !hex) msg_trap("out of memory");
             nqc_hex(p.sha256, 32, hex);
             c[CI_ID] = nqc_id_text(ar, i);
-            if (i == 0) c[CI_ID] = cd_v_text("0");
             c[CI_OFFSET] = cd_v_nat(p.off);
             c[CI_SIZE] = cd_v_nat(p.size);
             c[CI_SHA] = cd_v_text(hex);

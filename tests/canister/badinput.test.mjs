@@ -42,7 +42,7 @@ test('wrong caller: only the owner or a controller may write', async () => {
   rejects(() => call(r, ALICE, 'set_default_quota', 1n << 40n), /only controllers/);
   rejects(() => createModel(r, ANONYMOUS, file), /anonymous principal cannot own models/);
   call(r, ADMIN, 'delete_model', id);
-  assert.deepEqual(call(r, BOB, 'list_models'), []);
+  assert.deepEqual(call(r, BOB, 'list_models', []), []);
 });
 
 test('wrong states and unknown ids', async () => {
@@ -158,7 +158,7 @@ test('damaged upload: commit reports the shard, re-upload fixes it', async () =>
 
 test('malformed Candid: random bytes to every method are rejected, state unchanged', async () => {
   const { r, id } = await uploaded();
-  const before = call(r, ANONYMOUS, 'list_models');
+  const before = call(r, ANONYMOUS, 'list_models', []);
   const stableBefore = hex(sha256(r.stableBytes()));
   let seed = 1;
   const rand = (n) => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) { seed = (seed * 1103515245 + 12345) >>> 0; b[i] = seed >>> 24; } return b; };
@@ -169,7 +169,7 @@ test('malformed Candid: random bytes to every method are rejected, state unchang
       assert.equal(e.kind, 'reject', `${name}: ${e.message}`);
     }
   }
-  assert.deepEqual(call(r, ANONYMOUS, 'list_models'), before);
+  assert.deepEqual(call(r, ANONYMOUS, 'list_models', []), before);
   assert.equal(hex(sha256(r.stableBytes())), stableBefore);
   assert.equal(call(r, ALICE, 'commit', id).ok, true, 'still works afterwards');
 });
@@ -202,10 +202,51 @@ test('upgrade keeps every model and refuses a foreign stable memory', async () =
   assert.equal(call(r, ALICE, 'commit', id).ok, true);
   const id2 = createModel(r, BOB, file);
   call(r, BOB, 'upload_chunk', { model_id: id2, offset: 0n, data: file.subarray(0, 4096), sha256: [] });
-  const before = call(r, ANONYMOUS, 'list_models');
+  const before = call(r, ANONYMOUS, 'list_models', []);
   for (let i = 0; i < 3; i++) await r.upgrade();
-  assert.deepEqual(call(r, ANONYMOUS, 'list_models'), before);
+  assert.deepEqual(call(r, ANONYMOUS, 'list_models', []), before);
   // a store with the wrong magic: post_upgrade traps and the old instance stays in place
   r._stableWrite(new Uint8Array([0x58]), 0, 0, 1);
   await assert.rejects(r.upgrade(), /post_upgrade: stable memory superblock magic is not NQSTORE1/);
+});
+
+test('list_models pages in id order', async () => {
+  const r = await newCanister();
+  const small = file.subarray(0, 4096);
+  const ids = [];
+  for (let i = 0; i < 7; i++) ids.push(createModel(r, i % 2 ? ALICE : BOB, small, { name: `m${i}` }));
+  call(r, ALICE, 'delete_model', ids[1]);  // frees slot 1: the next model reuses it
+  ids.push(createModel(r, ALICE, small, { name: 'm7' }));
+  const live = ids.filter((x) => x !== ids[1]);
+  const all = call(r, ANONYMOUS, 'list_models', []);
+  assert.deepEqual(all.map((m) => m.model_id), live);
+  const seen = [];
+  let after = [];
+  for (;;) {
+    const page = call(r, ANONYMOUS, 'list_models', [{ after, limit: [3] }]);
+    if (!page.length) break;
+    assert.ok(page.length <= 3);
+    seen.push(...page.map((m) => m.model_id));
+    after = [page[page.length - 1].model_id];
+  }
+  assert.deepEqual(seen, live);
+  rejects(() => call(r, ANONYMOUS, 'list_models', [{ after: ['x'], limit: [] }]), /'after' is not a model id/);
+  const head = call(r, ANONYMOUS, 'http_request', { method: 'HEAD', url: '/models', headers: [], body: new Uint8Array(0), certificate_version: [] });
+  assert.equal(head.body.length, 0);
+  assert.ok(Number(Object.fromEntries(head.headers)['content-length']) > 100);
+  const post = call(r, ANONYMOUS, 'http_request', { method: 'POST', url: '/models', headers: [], body: new Uint8Array(0), certificate_version: [] });
+  assert.equal(post.status_code, 405);
+});
+
+test('a commit over the instruction limit traps and changes nothing', async () => {
+  const r = await newCanister({ instructionLimits: { update: 200e6, query: 5e9, system: 300e9 } });
+  const id = createModel(r, ALICE, file);
+  uploadFile(r, ALICE, id, file);
+  const stableBefore = hex(sha256(r.stableBytes()));
+  const e = rejects(() => call(r, ALICE, 'commit', id), /instruction limit exceeded/);
+  assert.equal(e.kind, 'trap');
+  assert.equal(hex(sha256(r.stableBytes())), stableBefore);
+  assert.equal(stateName(call(r, ALICE, 'get_model', id)[0].state), 'Uploading');
+  r.instructionLimits = { update: 40e9, query: 5e9, system: 300e9 };
+  assert.equal(call(r, ALICE, 'commit', id).ok, true);
 });

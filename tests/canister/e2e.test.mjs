@@ -92,11 +92,15 @@ test('tiny model: upload, commit, activate, serve, upgrade', async () => {
   assert.ok(report.instructions > 0n, 'commit reports its instruction count');
 
   call(replica, ALICE, 'activate', id);
-  const list = call(replica, ANONYMOUS, 'list_models');
+  const list = call(replica, ANONYMOUS, 'list_models', []);
   assert.equal(list.length, 1);
   assert.equal(stateName(list[0].state), 'Active');
   assert.equal(list[0].owner.toText(), ALICE.toText());
   assert.equal(list[0].name, 'novaq-tiny-llama');
+  const bpw = (8 * file.length) / manifest.stats.weights;
+  assert.ok(Math.abs(list[0].bits_per_weight - bpw) < 1e-9, `${list[0].bits_per_weight} vs ${bpw}`);
+  const original = manifest.source.files.reduce((a, f) => a + f.size, 0);
+  assert.ok(Math.abs(list[0].compression_ratio - original / file.length) < 1e-9);
 
   // get_shard: every shard, in slices, lands at its manifest offset with its hash
   info = call(replica, ANONYMOUS, 'get_model', id)[0];
@@ -157,9 +161,9 @@ test('tiny model: upload, commit, activate, serve, upgrade', async () => {
   assert.ok(Buffer.from(reg.certificate[0]).toString('latin1').includes(Buffer.from(replica.certified).toString('latin1')));
 
   // upgrade after activation: nothing lost
-  const before = { list: call(replica, ANONYMOUS, 'list_models'), certified: hex(replica.certified) };
+  const before = { list: call(replica, ANONYMOUS, 'list_models', []), certified: hex(replica.certified) };
   await replica.upgrade();
-  assert.deepEqual(call(replica, ANONYMOUS, 'list_models'), before.list);
+  assert.deepEqual(call(replica, ANONYMOUS, 'list_models', []), before.list);
   assert.equal(hex(replica.certified), before.certified);
   const again = httpGet(replica, `/models/${id}/model.novaq`);
   assert.deepEqual(new Uint8Array(again.fullBody), file);

@@ -16,6 +16,8 @@
 //     key), the bytes "emu-certificate:" followed by the certified data;
 //   - performance_counter(0): instructions executed in this message when the module was
 //     instrumented (instrument.mjs counts every wasm instruction, as the IC does);
+//   - instruction limits (40e9 update, 5e9 query, 300e9 install/upgrade; settable): a
+//     message that executed more counts as trapped;
 //   - fault injection: trap at the Nth stable64_write of the next update.
 import { instrument } from './instrument.mjs';
 
@@ -25,6 +27,7 @@ export const LIMITS = {
   updateReply: 2 * 1024 * 1024,
   queryReply: 3 * 1024 * 1024,
   certifiedData: 32,
+  instructions: { update: 40e9, query: 5e9, system: 300e9 },
 };
 
 export class Trap extends Error {}
@@ -36,7 +39,8 @@ const ANONYMOUS = Uint8Array.from([4]);
 export const CANISTER_ID = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 1, 1, 1]);
 
 export class Replica {
-  constructor({ controllers = [], maxStablePages = 1 << 20, count = true } = {}) {
+  constructor({ controllers = [], maxStablePages = 1 << 20, count = true, instructionLimits = LIMITS.instructions } = {}) {
+    this.instructionLimits = instructionLimits;
     this.controllers = controllers.map((c) => Uint8Array.from(c));
     this.maxStablePages = maxStablePages;
     this.count = count;
@@ -130,6 +134,10 @@ export class Replica {
     const c = this.ctx;
     this.ctx = null;
     const instructions = this._readCounter();
+    // The counter is read after the fact: a message over its limit is treated as the IC
+    // treats it, a trap (and so rolled back), whatever it did before.
+    const limit = this.instructionLimits[ctx.kind];
+    if (!trap && this.count && Number(instructions) > limit) trap = `instruction limit exceeded (${instructions} > ${limit})`;
     return {
       trap, instructions, replied: c.replied, rejected: c.rejected,
       reply: c.replied ? concat(c.replyParts) : undefined,
