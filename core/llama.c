@@ -74,8 +74,11 @@ static nq_status load_tensor(const nq_model *m, const char *name, int64_t rows, 
     int64_t nrows = rows ? rows : 1;
     float *buf = malloc((size_t)(nrows * cols) * sizeof *buf);
     if (!buf) return nq_fail(e, NQ_E_NOMEM, "model: out of memory for tensor '%s'", name);
-    for (int64_t r = 0; r < nrows; r += 256) { /* row blocks bound the reader's scratch */
-        int64_t nr = nrows - r < 256 ? nrows - r : 256;
+    /* Blocks of about 4M elements bound the reader's scratch; fewer, larger calls let a
+     * .novaq decode each stored part (and load its codebooks) about once. */
+    int64_t block = cols >= (1 << 22) ? 1 : ((int64_t)1 << 22) / cols;
+    for (int64_t r = 0; r < nrows; r += block) {
+        int64_t nr = nrows - r < block ? nrows - r : block;
         nq_status st = nq_model_read_rows(m, t, r, nr, buf + r * cols, e);
         if (st) { free(buf); return st; }
     }
