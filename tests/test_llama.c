@@ -344,6 +344,52 @@ static void test_gqa_and_tied(void) {
     synth_free(&b);
 }
 
+/* The forward pass straight from a .novaq (decoded tensor by tensor): the same model
+ * compressed at 4 bits gives logits close to the original's, not equal to them. */
+static void test_from_novaq(void) {
+    int32_t tok[9] = {3, 17, 39, 0, 22, 5, 5, 31, 8};
+    synth s;
+    nq_llama_config c;
+    nq_err e = {0};
+    CHECK(synth_config(&c, 4, 2, ""));
+    synth_llama(&s, 4, 2, 1);
+    float *ref = synth_logits(&s, &c, tok, 9); /* opens s.model */
+    nq_settings set;
+    nq_mem_sink sink = {0};
+    nq_writer w = nq_writer_mem(&sink);
+    nq_source_file sf = {"synthetic.safetensors", s.src.size, {0}};
+    nq_model *nm = NULL;
+    nq_llama *l = NULL;
+    nq_llama_state *st = NULL;
+    float *got = malloc(sizeof(float) * 9 * 40);
+    int ok = ref && nq_settings_preset(&set, "4", &e) == NQ_OK &&
+             nq_compress(s.model, &set, &sf, 1, &w, NULL, NULL, &e) == NQ_OK;
+    nq_mem_source src = {sink.buf, sink.size};
+    nq_reader r = nq_reader_mem(&src, "synthetic.novaq");
+    ok = ok && nq_novaq_open(&nm, &r, &e) == NQ_OK && nq_llama_load(&l, nm, &c, &e) == NQ_OK &&
+         nq_llama_state_new(&st, l, 9, 9, &e) == NQ_OK && nq_llama_forward(st, tok, 9, got, NULL, &e) == NQ_OK;
+    if (!ok) fprintf(stderr, "from .novaq: %s\n", e.msg);
+    CHECK(ok);
+    if (ok) {
+        double dot = 0, nr = 0, ng = 0;
+        for (int i = 0; i < 9 * 40; i++) {
+            dot += (double)ref[i] * got[i];
+            nr += (double)ref[i] * ref[i];
+            ng += (double)got[i] * got[i];
+        }
+        double cosv = dot / sqrt(nr * ng);
+        CHECK(cosv > 0.9 && memcmp(ref, got, sizeof(float) * 9 * 40) != 0);
+        if (!(cosv > 0.9)) fprintf(stderr, "cosine of logits from .novaq: %g\n", cosv);
+    }
+    nq_llama_state_free(st);
+    nq_llama_free(l);
+    nq_model_free(nm);
+    free(sink.buf);
+    free(ref);
+    free(got);
+    synth_free(&s);
+}
+
 static void expect_load_error(synth *s, const nq_llama_config *c, nq_status want, const char *needle) {
     nq_err e = {0};
     nq_llama *l = NULL;
@@ -427,6 +473,7 @@ int main(void) {
     }
     tiny_close(&t);
     test_gqa_and_tied();
+    test_from_novaq();
     test_bad_input();
     return TU_DONE();
 }
