@@ -812,7 +812,7 @@ int cd_decode(const uint8_t *buf, size_t len, const cd_type *const *types, int n
     const uint8_t *magic;
     uint64_t nargs;
     dec_res r;
-    memset(out, 0, (size_t)n * sizeof *out);
+    if (n > 0) memset(out, 0, (size_t)n * sizeof *out);
     if (get_bytes(&d, 4, &magic) || memcmp(magic, "DIDL", 4) != 0) {
         d.have_err = 0;
         d.pos = 0;

@@ -4,8 +4,9 @@
  * shard's SHA-256, every tensor's parts, root hash), reading straight from stable memory
  * through an nq_reader. Only after it passes does commit read the validated manifest's
  * shard list and root hash (nq_novaq_open + the manifest text) to build the serving
- * index: the shard table and the OHMS chunk table (header, each shard, the manifest in
- * pieces of at most 1 MiB, the footer - together the whole file, in order). */
+ * index: the shard table and the OHMS chunk table (header, each shard - cut in 1 MiB
+ * pieces if it is over 2,000,000 bytes -, the manifest in pieces of at most 1 MiB, the
+ * footer: together the whole file, in order, every chunk small enough for one reply). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,9 +120,14 @@ static int build_index(nqs_model *model, const char *manifest, index_t *ix, prob
         return -1;
     }
     ix->nshards = (uint32_t)cJSON_GetArraySize(shards);
-    uint64_t npieces = (ix->manifest_size + MANIFEST_PIECE - 1) / MANIFEST_PIECE;
-    ix->nchunks = ix->nshards + (uint32_t)npieces + 2;
-    ix->shards = calloc(ix->nshards + (size_t)ix->nchunks, sizeof(nqs_piece));
+    /* chunks: header + footer, and every shard, manifest byte range in pieces; a shard
+     * too big for one reply is cut in MANIFEST_PIECE pieces as well (hashed here) */
+    uint64_t nchunks = 2 + (ix->manifest_size + MANIFEST_PIECE - 1) / MANIFEST_PIECE;
+    for (const cJSON *s = shards->child; s; s = s->next) {
+        uint64_t size = (uint64_t)num(s, "size");
+        nchunks += size <= NQC_MAX_REPLY_SLICE ? 1 : (size + MANIFEST_PIECE - 1) / MANIFEST_PIECE;
+    }
+    ix->shards = calloc(ix->nshards + (size_t)nchunks, sizeof(nqs_piece));
     if (!ix->shards) msg_trap("out of memory");
     ix->chunks = ix->shards + ix->nshards;
     uint32_t i = 0;
@@ -132,11 +138,18 @@ static int build_index(nqs_model *model, const char *manifest, index_t *ix, prob
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(s, "sha256");
         if (hex32(cJSON_IsString(h) ? h->valuestring : NULL, sp->sha256)) msg_trap("shard %u: bad sha256", i);
     }
-    /* chunk table: header, shards, manifest pieces, footer */
     uint32_t c = 0;
     ix->chunks[c] = (nqs_piece){.off = 0, .size = NQ_HEADER_SIZE};
     piece_hash(model, &ix->chunks[c++]);
-    for (i = 0; i < ix->nshards; i++) ix->chunks[c++] = ix->shards[i];
+    for (i = 0; i < ix->nshards; i++) {
+        const nqs_piece *sp = &ix->shards[i];
+        if (sp->size <= NQC_MAX_REPLY_SLICE) { ix->chunks[c++] = *sp; continue; }
+        for (uint64_t o = 0; o < sp->size; o += MANIFEST_PIECE) {
+            uint64_t n = sp->size - o < MANIFEST_PIECE ? sp->size - o : MANIFEST_PIECE;
+            ix->chunks[c] = (nqs_piece){.off = sp->off + o, .size = n};
+            piece_hash(model, &ix->chunks[c++]);
+        }
+    }
     for (uint64_t o = 0; o < ix->manifest_size; o += MANIFEST_PIECE) {
         uint64_t n = ix->manifest_size - o < MANIFEST_PIECE ? ix->manifest_size - o : MANIFEST_PIECE;
         ix->chunks[c] = (nqs_piece){.off = ix->manifest_off + o, .size = n};

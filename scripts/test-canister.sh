@@ -2,7 +2,8 @@
 # The canister's tests (run by scripts/test.sh after the native build):
 #   1. build build-canister/novaq_canister.wasm (fails unless it imports only ic0 and
 #      embeds candid/novaq.did);
-#   2. compress the shared tiny model with `novaq local` (several shards);
+#   2. compress the shared tiny model with `novaq local` (several shards; and once more
+#      as one shard bigger than a reply);
 #   3. node --test tests/canister/: the Node ic0 emulator runs the real wasm, arguments and
 #      replies encoded with @dfinity/candid and the types of candid/novaq.did;
 #   4. a short libFuzzer run of the Candid codec (NOVAQ_FUZZ_SECONDS, default 20; 0 skips).
@@ -19,7 +20,10 @@ fi
 tiny=build-canister/tiny.novaq
 "$novaq" local tests/data/novaq-tiny-llama/model.safetensors -o "$tiny" --kmeans-iters 3 --shard-size 600000
 "$novaq" validate "$tiny" >/dev/null
-NOVAQ_TINY_NOVAQ="$PWD/$tiny" node --test tests/canister/
+# the same model in one shard bigger than a reply (slicing, streaming, OHMS chunk split)
+big=build-canister/tiny-bigshard.novaq
+"$novaq" local tests/data/novaq-tiny-llama/model.safetensors -o "$big" --kmeans-iters 2 --shard-size 4000000
+NOVAQ_TINY_NOVAQ="$PWD/$tiny" NOVAQ_BIGSHARD_NOVAQ="$PWD/$big" node --test tests/canister/
 secs=${NOVAQ_FUZZ_SECONDS:-20}
 if [ "$secs" != 0 ]; then
   bash scripts/fuzz-candid.sh "$secs" >build-canister/fuzz.log 2>&1 ||

@@ -250,3 +250,13 @@ test('a commit over the instruction limit traps and changes nothing', async () =
   r.instructionLimits = { update: 40e9, query: 5e9, system: 300e9 };
   assert.equal(call(r, ALICE, 'commit', id).ok, true);
 });
+
+test('stable memory full: create_model is refused, nothing reserved', async () => {
+  const r = await newCanister({ maxStablePages: 1024 + 40 }); // 64 MiB of tables + 2.5 MiB
+  const small = file.subarray(0, 1_000_000);
+  const id = createModel(r, ALICE, small);
+  rejects(() => createModel(r, ALICE, file), /stable memory cannot hold \d+ more bytes/);
+  assert.equal(call(r, ALICE, 'get_quota', []).used_bytes, 1_048_576n);
+  call(r, ALICE, 'delete_model', id); // the freed extent is reused
+  createModel(r, ALICE, file);
+});

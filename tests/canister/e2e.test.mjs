@@ -182,3 +182,34 @@ test('tiny model: upload, commit, activate, serve, upgrade', async () => {
   assert.equal(empty.entries.length, 0);
   assert.equal(hex(replica.certified), hex(sha256(new Uint8Array(0))));
 });
+
+const BIG = process.env.NOVAQ_BIGSHARD_NOVAQ;
+test('a shard bigger than one reply: get_shard slices, HTTP streams, OHMS chunks split', { skip: !BIG && 'NOVAQ_BIGSHARD_NOVAQ not set (scripts/test-canister.sh sets it)' }, async () => {
+  const big = new Uint8Array(fs.readFileSync(BIG));
+  const replica = await newCanister();
+  const id = createModel(replica, ALICE, big);
+  uploadFile(replica, ALICE, id, big, 1_900_000, [1, 0]);
+  const rep = call(replica, ALICE, 'commit', id);
+  assert.equal(rep.ok, true, JSON.stringify(rep.problems));
+  const manifest = JSON.parse(call(replica, ANONYMOUS, 'get_manifest_json', id)[0]);
+  const s0 = manifest.shards[0];
+  assert.ok(s0.size > 2_000_000, `shard 0 is ${s0.size} bytes`);
+  const first = call(replica, ANONYMOUS, 'get_shard', { model_id: id, shard: 0, offset: 0n, length: [] })[0];
+  assert.equal(first.data.length, 2_000_000, 'one reply carries at most 2,000,000 bytes');
+  const rest = call(replica, ANONYMOUS, 'get_shard', { model_id: id, shard: 0, offset: 2_000_000n, length: [] })[0];
+  const shard = Buffer.concat([Uint8Array.from(first.data), Uint8Array.from(rest.data)]);
+  assert.deepEqual(new Uint8Array(shard), big.subarray(s0.offset, s0.offset + s0.size));
+  assert.equal(hex(sha256(shard)), s0.sha256);
+  const h = httpGet(replica, `/models/${id}/shards/0`);
+  assert.ok(h.callbackCalls >= 1);
+  assert.equal(hex(sha256(h.fullBody)), s0.sha256);
+  const om = call(replica, ANONYMOUS, 'get_manifest', id)[0];
+  const parts = om.chunks.map((c) => {
+    const b = call(replica, ANONYMOUS, 'get_chunk', id, c.chunk_id)[0];
+    assert.ok(b.length <= 1 << 20 || b.length === s0.size, `chunk ${c.chunk_id}: ${b.length} bytes`);
+    assert.ok(b.length <= 2_000_000);
+    assert.equal(hex(sha256(b)), c.sha256);
+    return Uint8Array.from(b);
+  });
+  assert.deepEqual(new Uint8Array(Buffer.concat(parts)), big);
+});
