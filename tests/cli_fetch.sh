@@ -17,11 +17,16 @@ fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 FAST=(--kmeans-iters 1 --train-vectors 256 --stages 1 --codebook-size 16)
 tiny=$data/novaq-tiny-llama
 
-# ---- the hub's content
+# ---- the hub's content: layer 0 of the tiny model (small, so compressing it is quick),
+# the tiny model in 3 shards, and the tiny model as GGUF
+small=$scratch/small
+mkdir -p "$small"
+python3 "$here/hub_server.py" subset "$tiny/model.safetensors" "$small/model.safetensors" model.layers.0.
+cp "$tiny/config.json" "$tiny/tokenizer.json" "$small/"
 hub=$scratch/hub
 for org in novaq private flaky badsize badhash; do
   mkdir -p "$hub/$org/tiny"
-  cp "$tiny/config.json" "$tiny/model.safetensors" "$tiny/tokenizer.json" "$hub/$org/tiny/"
+  cp "$small/config.json" "$small/model.safetensors" "$small/tokenizer.json" "$hub/$org/tiny/"
 done
 python3 "$here/hub_server.py" shard "$tiny/model.safetensors" "$hub/novaq/sharded" 3
 cp "$tiny/config.json" "$hub/novaq/sharded/"
@@ -38,10 +43,10 @@ gets() { grep -c "^GET " log.txt || true; }
 
 # ---- single-file model: same bytes as compressing the original locally
 "$novaq" hf novaq/tiny -o hf.novaq "${FAST[@]}" 2>err.txt || { cat err.txt; fail "hf novaq/tiny"; }
-"$novaq" local "$tiny" -o local.novaq "${FAST[@]}" >/dev/null
+"$novaq" local "$small" -o local.novaq "${FAST[@]}" >/dev/null
 cmp -s hf.novaq local.novaq || fail "hf output differs from local output of the same model"
 "$novaq" validate hf.novaq >/dev/null || fail "hf output does not validate"
-cmp -s "$NOVAQ_CACHE_DIR/hf/novaq--tiny/main/model.safetensors" "$tiny/model.safetensors" ||
+cmp -s "$NOVAQ_CACHE_DIR/hf/novaq--tiny/main/model.safetensors" "$small/model.safetensors" ||
   fail "cached model.safetensors differs from the original"
 [ -f "$NOVAQ_CACHE_DIR/hf/novaq--tiny/main/tokenizer.json" ] || fail "tokenizer.json not fetched"
 grep -q "sha256 .* verified" err.txt || fail "no verified sha256 reported: $(cat err.txt)"
@@ -71,14 +76,14 @@ grep -q "auth=yes" log.txt || fail "token never sent"
 "$novaq" hf flaky/tiny -o flaky.novaq "${FAST[@]}" 2>err.txt || { cat err.txt; fail "hf flaky"; }
 grep -q "resuming" err.txt || fail "no resume reported: $(cat err.txt)"
 grep -q "^GET /cdn/.* range=bytes=[1-9][0-9]*-" log.txt || fail "no Range request after the drop"
-cmp -s "$NOVAQ_CACHE_DIR/hf/flaky--tiny/main/model.safetensors" "$tiny/model.safetensors" ||
+cmp -s "$NOVAQ_CACHE_DIR/hf/flaky--tiny/main/model.safetensors" "$small/model.safetensors" ||
   fail "resumed download differs from the original"
 cmp -s flaky.novaq hf.novaq || fail "flaky output differs"
 
 # ---- an earlier run left a .part: the next run continues it
 rm -rf "$NOVAQ_CACHE_DIR/hf/novaq--tiny"
 mkdir -p "$NOVAQ_CACHE_DIR/hf/novaq--tiny/main"
-head -c 1000000 "$tiny/model.safetensors" > "$NOVAQ_CACHE_DIR/hf/novaq--tiny/main/model.safetensors.part"
+head -c 1000000 "$small/model.safetensors" > "$NOVAQ_CACHE_DIR/hf/novaq--tiny/main/model.safetensors.part"
 "$novaq" hf novaq/tiny -o resumed.novaq "${FAST[@]}" 2>err.txt || { cat err.txt; fail "resume .part"; }
 grep -q "range=bytes=1000000-" log.txt || fail "interrupted download not resumed at byte 1000000"
 cmp -s resumed.novaq hf.novaq || fail "resumed output differs"

@@ -53,6 +53,12 @@ cmp -s from_gguf.safetensors from_st.safetensors || fail "GGUF and safetensors s
 "$novaq" info --json o.novaq > info.json
 grep -q '"gguf"' info.json || fail "source format not recorded as gguf"
 
+# ---- the forward pass on the GGUF from the store: the same perplexity as the original
+ppl() { "$novaq" ppl "$1" --tokens "$tiny/val_tokens.u16" --windows 2 --json | grep '"perplexity"'; }
+p_st=$(ppl "$tiny") || fail "ppl of the safetensors original"
+p_gg=$(ppl "$store/blobs/sha256-$(sha256sum tiny-bf16.gguf | cut -d' ' -f1)") || fail "ppl of the GGUF blob"
+[ -n "$p_st" ] && [ "$p_st" = "$p_gg" ] || fail "perplexity differs: safetensors $p_st, GGUF $p_gg"
+
 # ---- bad stores
 if "$novaq" ollama nosuch -o x.novaq 2>err.txt; then fail "missing model accepted"; fi
 grep -q "not found" err.txt || fail "missing model message: $(cat err.txt)"

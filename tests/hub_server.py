@@ -4,6 +4,7 @@ Standard library only.
 
   hub_server.py serve <root> <port file> <log file>
   hub_server.py shard <model.safetensors> <out dir> <n>
+  hub_server.py subset <model.safetensors> <out.safetensors> <name prefix>
 
 serve: GET/HEAD <org>/<name>/resolve/<rev>/<path> answers from <root>/<org>/<name>/<path>
 (rev "main"; any other rev from <root>/<org>/<name>@<rev>/). Weight files (.safetensors,
@@ -18,7 +19,8 @@ git-style (non-SHA-256) ETag. The org selects a misbehaviour:
 Every request is logged as "<METHOD> <path> range=<Range or -> auth=<yes|no>".
 The port (bound to 0, so any free one) is written to <port file> once listening.
 
-shard: split a safetensors file into n shard files plus model.safetensors.index.json."""
+shard: split a safetensors file into n shard files plus model.safetensors.index.json.
+subset: the tensors whose names start with a prefix, as one safetensors file."""
 import hashlib
 import http.server
 import json
@@ -149,31 +151,45 @@ def serve(root, port_file, log_file):
     srv.serve_forever()
 
 
-def shard(src, out_dir, n):
+def read_st(src):
     with open(src, "rb") as f:
         hlen = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(hlen))
         data = f.read()
-    meta = header.pop("__metadata__", None)
+    return header, header.pop("__metadata__", None), data
+
+
+def write_st(path, header, meta, data, names):
+    part, blob = {}, b""
+    for name in names:
+        b, e = header[name]["data_offsets"]
+        part[name] = {"dtype": header[name]["dtype"], "shape": header[name]["shape"],
+                      "data_offsets": [len(blob), len(blob) + e - b]}
+        blob += data[b:e]
+    if meta:
+        part["__metadata__"] = meta
+    text = json.dumps(part).encode()
+    text += b" " * ((-len(text)) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + blob)
+
+
+def subset(src, out, prefix):
+    header, meta, data = read_st(src)
+    write_st(out, header, meta, data, sorted(n for n in header if n.startswith(prefix)))
+
+
+def shard(src, out_dir, n):
+    header, meta, data = read_st(src)
     names = sorted(header)
     per = (len(names) + n - 1) // n
     os.makedirs(out_dir, exist_ok=True)
     weight_map = {}
     for i in range(n):
         fname = "model-%05d-of-%05d.safetensors" % (i + 1, n)
-        part, blob = {}, b""
         for name in names[i * per:(i + 1) * per]:
-            b, e = header[name]["data_offsets"]
-            part[name] = {"dtype": header[name]["dtype"], "shape": header[name]["shape"],
-                          "data_offsets": [len(blob), len(blob) + e - b]}
-            blob += data[b:e]
             weight_map[name] = fname
-        if meta:
-            part["__metadata__"] = meta
-        text = json.dumps(part).encode()
-        text += b" " * ((-len(text)) % 8)
-        with open(os.path.join(out_dir, fname), "wb") as f:
-            f.write(struct.pack("<Q", len(text)) + text + blob)
+        write_st(os.path.join(out_dir, fname), header, meta, data, names[i * per:(i + 1) * per])
     with open(os.path.join(out_dir, "model.safetensors.index.json"), "w") as f:
         json.dump({"metadata": {"total_size": len(data)}, "weight_map": weight_map}, f, indent=2)
 
@@ -183,5 +199,7 @@ if __name__ == "__main__":
         serve(sys.argv[2], sys.argv[3], sys.argv[4])
     elif len(sys.argv) == 5 and sys.argv[1] == "shard":
         shard(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "subset":
+        subset(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(__doc__)
