@@ -5,12 +5,15 @@
 #   2. compress the shared tiny model with `novaq local` (several shards; and once more
 #      as one shard bigger than a reply);
 #   3. node --test tests/canister/: the Node ic0 emulator runs the real wasm, arguments and
-#      replies encoded with @dfinity/candid and the types of candid/novaq.did;
+#      replies encoded with @dfinity/candid and the types of candid/novaq.did (and checks
+#      its own semantics with a tiny probe canister, tests/canister/probe.c);
 #   4. a short libFuzzer run of the Candid codec (NOVAQ_FUZZ_SECONDS, default 20; 0 skips).
 # The native Candid unit test (tests/test_candid.c) runs in ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-canister.sh
+# the probe canister for the emulator's own tests (no libc, ic0 only)
+clang-19 --target=wasm32 -O2 -nostdlib -Wl,--no-entry -o build-canister/probe.wasm tests/canister/probe.c
 novaq=${NOVAQ_BIN:-build/cli/novaq}
 if [ ! -x "$novaq" ]; then
   cmake -S . -B build-canister/native -DCMAKE_BUILD_TYPE=Release >/dev/null
