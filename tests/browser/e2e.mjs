@@ -59,6 +59,7 @@ const page = ctx.pages()[0] || await ctx.newPage();
 const consoleErrors = [];
 page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
 page.on('pageerror', (e) => consoleErrors.push(String(e)));
+const dbg = (m) => { if (process.env.E2E_DEBUG) console.log('# debug', m); };
 const waitState = (states, timeout = 60000) =>
   page.waitForFunction((s) => s.includes(document.body.dataset.state), states, { timeout, polling: 100 });
 const pageState = () => page.evaluate(() => document.body.dataset.state);
@@ -66,17 +67,21 @@ const text = (sel) => page.locator(sel).innerText();
 // Choose files; the state is first cleared so a wait cannot see the previous outcome.
 const choose = async (files) => {
   await page.evaluate(() => { document.body.dataset.state = 'test-choosing'; });
-  await choose(files);
+  await page.setInputFiles('#file-input', files);
 };
 
 try {
   await page.goto(`${server.url}?workers=${workers}`);
+  dbg('loaded');
   await waitState(['idle']);
+  dbg('idle');
   const wasmOut = path.join(scratch, 'browser.novaq');
 
   await step(`drop the tiny model, compress with preset ${preset} and ${workers} workers, download`, async () => {
     await choose(tiny);
+    dbg('chosen');
     await waitState(['model', 'error']);
+    dbg('model');
     assert(await pageState() === 'model', `page shows an error: ${await text('#error')}`);
     const rows = await page.locator('#tensor-table tbody tr').count();
     assert(rows > 10, `tensor table has ${rows} rows`);
@@ -84,9 +89,17 @@ try {
     assert(/\[\d+(, \d+)*\]/.test(firstRow) && /(F32|F16|BF16)/.test(firstRow), `row shows shape and dtype: ${firstRow}`);
     await page.selectOption('#preset', preset);
     if (await page.locator('#fsa').isVisible()) await page.locator('#fsa').uncheck();
+    dbg('start');
     await page.click('#start');
     await waitState(['running', 'error']);
-    await waitState(['done', 'error'], 15 * 60000);
+    dbg('running');
+    // Wait for the end, echoing the page's progress line now and then (CI logs).
+    const tEnd = Date.now() + 15 * 60000;
+    while (!['done', 'error'].includes(await pageState())) {
+      assert(Date.now() < tEnd, 'compression did not finish in 15 minutes');
+      console.log(`# ${await text('#progress-text')}`);
+      await page.waitForTimeout(10000);
+    }
     assert(await pageState() === 'done', `compression ended in error: ${await text('#error')}`);
     const summary = await text('#summary');
     assert(/passed/.test(summary), `summary says validation passed: ${summary}`);

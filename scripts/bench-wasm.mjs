@@ -1,0 +1,26 @@
+// bench-wasm.mjs - wasm SIMD vs wasm scalar encode throughput in Node (one instance, one
+// thread), on every tensor of a model, with one preset. Prints one line per build.
+//   node scripts/bench-wasm.mjs [model.safetensors] [preset]
+import path from 'node:path';
+import { createNovaqNode, fileReaderNode } from '../wasm/novaq-node.mjs';
+
+const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const model = process.argv[2] || path.join(repo, 'tests/data/novaq-tiny-llama/model.safetensors');
+const preset = process.argv[3] || '2';
+
+for (const simd of [true, false]) {
+  const nq = await createNovaqNode({ simd });
+  const m = nq.openSafetensors([fileReaderNode(model)]);
+  const s = nq.settings({ bits: preset });
+  const ts = m.tensors();
+  const weights = ts.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+  const t0 = performance.now();
+  let bytes = 0;
+  for (let t = 0; t < ts.length; t++) bytes += nq.encodeTensor(m, t, s).length;
+  const sec = (performance.now() - t0) / 1000;
+  console.log(`wasm ${nq.kernelVariant.padEnd(13)} preset ${preset}: ${weights} weights in ${sec.toFixed(2)} s = ` +
+    `${Math.round(weights / sec)} weights/s (1 instance, Node ${process.versions.node}); ` +
+    `encoded ${bytes} bytes; wasm memory ${(nq.memoryBytes() / 2 ** 20).toFixed(0)} MiB`);
+  m.close();
+  s.free();
+}
