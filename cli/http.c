@@ -72,6 +72,7 @@ typedef struct transfer {
     int started, bad_range;
     const char *label;
     double last_draw, t0;
+    char next[2048];   /* HEAD: where a redirect points */
 } transfer;
 
 static double now_s(void) {
@@ -182,7 +183,7 @@ static CURLcode http_do(const char *url, const char *token, transfer *t) {
         hdr = curl_slist_append(hdr, auth);
     }
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, t->f ? 1L : 0L); /* HEAD: see head_meta */
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -205,6 +206,10 @@ static CURLcode http_do(const char *url, const char *token, transfer *t) {
     }
     t->t0 = now_s();
     CURLcode rc = curl_easy_perform(c);
+    char *next = NULL;
+    t->next[0] = 0;
+    if (rc == CURLE_OK && curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &next) == CURLE_OK && next)
+        snprintf(t->next, sizeof t->next, "%s", next);
     curl_easy_cleanup(c);
     curl_slist_free_all(hdr);
     return rc;
@@ -359,13 +364,29 @@ static int finish_part(const char *url, const char *part, const char *dest, int6
     return 0;
 }
 
+/* HEAD, following redirects one by one until a response carries the Hub's X-Linked-*
+ * headers: the Hub puts them on its redirect to the CDN, and a CDN's signed URL may refuse
+ * HEAD. Ends with t->hm describing the last response asked. */
+static CURLcode head_meta(const char *url, const char *token, transfer *t) {
+    char cur[2048];
+    snprintf(cur, sizeof cur, "%s", url);
+    for (int hop = 0; hop < 10; hop++) {
+        CURLcode rc = http_do(cur, token, t);
+        int redirect = t->hm.status >= 300 && t->hm.status < 400;
+        if (rc != CURLE_OK || !redirect || !t->next[0] || t->hm.linked_size >= 0 || t->hm.linked_etag[0])
+            return rc;
+        snprintf(cur, sizeof cur, "%s", t->next);
+    }
+    return CURLE_TOO_MANY_REDIRECTS;
+}
+
 int cli_fetch(const char *url, const char *dest, const char *token, int *missing, nq_err *e) {
     static int inited;
     if (!inited) { curl_global_init(CURL_GLOBAL_DEFAULT); inited = 1; }
     if (missing) *missing = 0;
     transfer head = {0};
     head.hm.linked_size = -1;
-    CURLcode rc = http_do(url, token, &head);
+    CURLcode rc = head_meta(url, token, &head);
     if (rc != CURLE_OK) {
         if (file_size(dest) >= 0) {
             fprintf(stderr, "novaq: %s unreachable (%s); using the cached %s\n", url,
@@ -374,9 +395,15 @@ int cli_fetch(const char *url, const char *dest, const char *token, int *missing
         }
         return nq_fail(e, NQ_E_IO, "%s: %s", url, curl_easy_strerror(rc));
     }
-    if (head.hm.status == 404 && missing) { *missing = 1; return 0; }
-    if (head.hm.status < 200 || head.hm.status > 299) return http_error(url, head.hm.status, e);
-    int64_t size = head.hm.linked_size >= 0 ? head.hm.linked_size : head.hm.length;
+    long st = head.hm.status;
+    if (st == 404 && missing) { *missing = 1; return 0; }
+    if (st == 404 || st == 401) return http_error(url, st, e);
+    if (st < 200 || st > 399) { /* HEAD refused (405, 403 ...): nothing announced; GET decides */
+        memset(&head.hm, 0, sizeof head.hm);
+        head.hm.linked_size = head.hm.length = -1;
+    }
+    /* a redirect's own Content-Length is its body's, not the file's */
+    int64_t size = head.hm.linked_size >= 0 ? head.hm.linked_size : st < 300 ? head.hm.length : -1;
     char sha[65];
     as_sha256(head.hm.linked_etag, sha);
     if (!sha[0]) as_sha256(head.hm.etag, sha);

@@ -116,6 +116,10 @@ cp -r "$hub/novaq/tiny" "$hub/novaq/tiny@v1"
 "$novaq" url "${HF_ENDPOINT}novaq/tiny/resolve/main/model.safetensors?download=true" -o u.novaq "${FAST[@]}" 2>err.txt ||
   { cat err.txt; fail "url safetensors"; }
 cmp -s u.novaq hf.novaq || fail "url output differs from hf output"
+# a server that refuses HEAD (the CDN answers 403): nothing announced, GET decides
+sha=$(sha256sum "$small/model.safetensors" | cut -d' ' -f1)
+"$novaq" url "${HF_ENDPOINT}cdn/$sha" -o cdn.novaq "${FAST[@]}" 2>err.txt || { cat err.txt; fail "url without HEAD"; }
+"$novaq" validate cdn.novaq >/dev/null || fail "url-without-HEAD output does not validate"
 if "$novaq" url "${HF_ENDPOINT}novaq/tiny/resolve/main/absent.safetensors" -o a.novaq 2>err.txt; then fail "url 404 accepted"; fi
 grep -q "HTTP 404" err.txt || fail "url 404 message: $(cat err.txt)"
 if "$novaq" url ftp://example.com/x.safetensors 2>/dev/null; then fail "ftp url accepted"; fi

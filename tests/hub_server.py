@@ -9,7 +9,8 @@ Standard library only.
 serve: GET/HEAD <org>/<name>/resolve/<rev>/<path> answers from <root>/<org>/<name>/<path>
 (rev "main"; any other rev from <root>/<org>/<name>@<rev>/). Weight files (.safetensors,
 .gguf) behave like the Hub's LFS files: a 302 to /cdn/<sha256> carrying X-Linked-Size and
-X-Linked-Etag (the SHA-256); /cdn/ honours Range. Small files come straight back with a
+X-Linked-Etag (the SHA-256); /cdn/ honours Range and, like a CDN's signed URLs, refuses
+HEAD with a 403. Small files come straight back with a
 git-style (non-SHA-256) ETag. The org selects a misbehaviour:
   private  401 unless "Authorization: Bearer test-token"
   flaky    the first GET of each blob sends the headers and half the body, then drops the
@@ -110,6 +111,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not entry:
             return self.reply(404, body=b"no such blob", head=head)
         path, org = entry
+        if head:  # like a CDN's signed URL: GET only
+            return self.reply(403, body=b"signature does not match", head=True)
         data = open(path, "rb").read()
         size = len(data)
         rng = self.headers.get("Range")
