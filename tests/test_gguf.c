@@ -248,7 +248,32 @@ static void test_unpermute(void) {
         CHECK(!memcmp(v, z, sizeof v));
         nq_model_free(m);
     }
-    free(b.p); free(c.p); free(d.p);
+    /* a 1-D K bias: elements reordered like rows (llama, 4 heads, 2 KV heads) */
+    buf k = {0};
+    header(&k, 1, 3);
+    kv_str(&k, "general.architecture", "llama");
+    kv_u32(&k, "llama.attention.head_count", 4);
+    kv_u32(&k, "llama.attention.head_count_kv", 2);
+    uint64_t n8[1] = {8};
+    tinfo(&k, "blk.3.attn_k.bias", 1, n8, 0, 0);
+    pad(&k, 32);
+    int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+    for (int i = 0; i < 8; i++) z[i] = (float)order[i];
+    f32s(&k, z, 8);
+    CHECK_OK(open_buf(&k, &m, &e_));
+    if (m) {
+        const nq_tensor_info *ti = nq_model_tensor(m, 0);
+        CHECK(!strcmp(ti->name, "model.layers.3.self_attn.k_proj.bias") && ti->rows == 1 && ti->cols == 8);
+        float v[8];
+        CHECK_OK(nq_model_read_rows(m, 0, 0, 1, v, &e_));
+        for (int i = 0; i < 8; i++) CHECK(v[i] == (float)i);
+        unsigned char raw[8];
+        CHECK_OK(nq_model_read_raw(m, 0, 8, raw, 8, &e_)); /* elements 2 and 3 */
+        memcpy(v, raw, 8);
+        CHECK(v[0] == 2.0f && v[1] == 3.0f);
+        nq_model_free(m);
+    }
+    free(b.p); free(c.p); free(d.p); free(k.p);
 }
 
 static void test_unsupported_type(void) {
