@@ -252,7 +252,7 @@ EXPORT("canister_query http_request") void m_http_request(void) {
     if (b.sha_hex[0]) hs[nh++] = header(ar, "x-novaq-sha256", b.sha_hex);
     r[HR_STATUS] = cd_v_nat((uint64_t)b.status);
     r[HR_HEADERS] = cd_v_vec(hs, nh);
-    int head = f[HQ_METHOD].n == 4; /* HEAD: headers only */
+    int head = b.status != 405 && f[HQ_METHOD].n == 4; /* HEAD: headers only */
     r[HR_BODY] = head ? cd_v_bytes("", 0) : slice(&b, 0, ar);
     if (!head && b.len > HTTP_SLICE) {
         /* path only (no query string) in the token */

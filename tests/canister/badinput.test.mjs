@@ -236,6 +236,7 @@ test('list_models pages in id order', async () => {
   assert.ok(Number(Object.fromEntries(head.headers)['content-length']) > 100);
   const post = call(r, ANONYMOUS, 'http_request', { method: 'POST', url: '/models', headers: [], body: new Uint8Array(0), certificate_version: [] });
   assert.equal(post.status_code, 405);
+  assert.match(Buffer.from(post.body).toString(), /only GET is supported/);
 });
 
 test('a commit over the instruction limit traps and changes nothing', async () => {
