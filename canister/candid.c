@@ -383,6 +383,7 @@ static dec_res dfail(dec *d, dec_res r, const char *fmt, ...) {
 static void clear_err(dec *d) { d->have_err = 0; }
 
 static dec_res get_bytes(dec *d, size_t n, const uint8_t **p) {
+    *p = d->buf + d->pos; /* set on failure too (quiets -Wmaybe-uninitialized) */
     if (d->len - d->pos < n) return dfail(d, DEC_FORMAT, "truncated input (need %zu bytes)", n);
     *p = d->buf + d->pos;
     d->pos += n;
@@ -390,6 +391,7 @@ static dec_res get_bytes(dec *d, size_t n, const uint8_t **p) {
 }
 
 static dec_res get_uleb(dec *d, uint64_t *out) {
+    *out = 0;
     uint64_t v = 0;
     for (int shift = 0;; shift += 7) {
         if (d->pos >= d->len) return dfail(d, DEC_FORMAT, "truncated LEB128");
@@ -408,6 +410,7 @@ static dec_res get_uleb(dec *d, uint64_t *out) {
 }
 
 static dec_res get_sleb(dec *d, int64_t *out) {
+    *out = 0;
     uint64_t v = 0;
     int shift = 0;
     uint8_t b;
@@ -428,7 +431,7 @@ static dec_res get_sleb(dec *d, int64_t *out) {
 
 /* A type reference: a primitive opcode or a table index. */
 static dec_res get_typeref(dec *d, int32_t *out) {
-    int64_t t;
+    int64_t t = 0;
     dec_res r = get_sleb(d, &t);
     if (r) return r;
     if ((t < 0 && (t >= CD_EMPTY || t == CD_PRINCIPAL)) || (t >= 0 && t < (int64_t)d->ntypes)) {

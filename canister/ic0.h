@@ -5,7 +5,11 @@
 #define NQC_IC0_H
 #include <stdint.h>
 
+#if defined(__wasm__)
 #define IC0(name) __attribute__((import_module("ic0"), import_name(#name)))
+#else
+#define IC0(name) /* native unit tests (tests/test_canister_store.c) define these */
+#endif
 
 IC0(msg_arg_data_size) uint32_t ic0_msg_arg_data_size(void);
 IC0(msg_arg_data_copy) void ic0_msg_arg_data_copy(void *dst, uint32_t off, uint32_t size);
