@@ -129,6 +129,9 @@ EXPORT("canister_post_upgrade") void canister_post_upgrade(void) {
     __wasm_call_ctors();
     char err[200];
     if (nqs_open(err, sizeof err)) msg_trap("post_upgrade: %s", err);
+    uint32_t slot;
+    static nqs_model model;
+    nqs_model_find(0, &slot, &model); /* builds the heap cache once, here */
     nqc_certify();
 }
 

@@ -8,6 +8,13 @@
 
 #include "ic0.h"
 
+/* Heap cache: the model number in each slot (0 = free), so that finding a model reads no
+ * stable memory. Built from the model table on first use after init/upgrade (nqs_format
+ * and nqs_open drop it) and kept in step by nqs_model_save/clear. Being heap, it is rolled
+ * back together with everything else when a message traps. */
+static uint64_t slot_number[NQS_MAX_MODELS];
+static int cache_ready;
+
 void nqs_read(uint64_t off, void *dst, uint64_t len) {
     if (len) ic0_stable64_read((uint64_t)(uintptr_t)dst, off, len);
 }
@@ -90,11 +97,13 @@ int nqs_format(char *err, size_t errlen) {
     /* Fresh stable memory reads as zeros: every slot and entry starts out free. */
     nqs_super s = {.next_model_number = 1, .data_end = NQS_DATA_OFF, .default_quota = NQS_DEFAULT_QUOTA};
     nqs_super_save(&s);
+    cache_ready = 0;
     return 0;
 }
 
 int nqs_open(char *err, size_t errlen) {
     uint8_t b[12];
+    cache_ready = 0;
     if (ic0_stable64_size() * NQS_PAGE < NQS_DATA_OFF) {
         snprintf(err, errlen, "stable memory holds no NOVAQ store (%llu pages)",
                  (unsigned long long)ic0_stable64_size());
@@ -213,6 +222,23 @@ _Static_assert(RANGES_AT + NQS_MAX_RANGES * 16 <= NQS_RECORD_SIZE, "model record
 
 static uint8_t record_buf[NQS_RECORD_SIZE]; /* scratch; no state survives a message */
 
+
+static void cache_build(void) {
+    nqs_super s;
+    nqs_super_load(&s);
+    memset(slot_number, 0, sizeof slot_number);
+    for (uint32_t i = 0; i < s.slot_high && i < NQS_MAX_MODELS; i++) {
+        uint8_t head[16];
+        nqs_read(slot_off(i), head, sizeof head);
+        cur c = {head, 0};
+        uint32_t in_use = r_u32(&c);
+        (void)r_u32(&c);
+        uint64_t number = r_u64(&c);
+        slot_number[i] = in_use ? number : 0;
+    }
+    cache_ready = 1;
+}
+
 int nqs_model_load(uint32_t slot, nqs_model *m) {
     uint32_t in_use;
     nqs_read(slot_off(slot), &in_use, 4); /* wasm32 is little-endian, like the record */
@@ -223,6 +249,7 @@ int nqs_model_load(uint32_t slot, nqs_model *m) {
 }
 
 void nqs_model_save(uint32_t slot, const nqs_model *m) {
+    if (cache_ready) slot_number[slot] = m->in_use ? m->number : 0;
     memset(record_buf, 0, sizeof record_buf);
     model_encode(m, record_buf);
     /* Only the ranges in use need writing; the rest of the record is already zero or
@@ -231,23 +258,18 @@ void nqs_model_save(uint32_t slot, const nqs_model *m) {
 }
 
 void nqs_model_clear(uint32_t slot) {
+    if (cache_ready) slot_number[slot] = 0;
     memset(record_buf, 0, sizeof record_buf);
     nqs_write(slot_off(slot), record_buf, NQS_RECORD_SIZE);
 }
 
 int nqs_model_find(uint64_t number, uint32_t *slot, nqs_model *m) {
-    nqs_super s;
-    nqs_super_load(&s);
-    for (uint32_t i = 0; i < s.slot_high && i < NQS_MAX_MODELS; i++) {
-        uint8_t head[16];
-        nqs_read(slot_off(i), head, sizeof head);
-        cur c = {head, 0};
-        uint32_t in_use = r_u32(&c);
-        (void)r_u32(&c);
-        if (in_use && r_u64(&c) == number) {
-            *slot = i;
-            return nqs_model_load(i, m);
-        }
+    if (!cache_ready) cache_build();
+    if (number == 0) return 0;
+    for (uint32_t i = 0; i < NQS_MAX_MODELS; i++) {
+        if (slot_number[i] != number) continue;
+        *slot = i;
+        return nqs_model_load(i, m);
     }
     return 0;
 }

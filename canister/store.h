@@ -7,8 +7,9 @@
  *   [1 MiB, 33 MiB)       model table: NQS_MAX_MODELS records of 8 KiB
  *   [64 MiB, ...)         data extents (64 KiB granules): one per model for the uploaded
  *                         .novaq bytes, one per committed model for its shard/chunk index
- * The heap holds no state between messages: every method reads and writes stable memory,
- * so an upgrade loses nothing and needs no pre_upgrade work. */
+ * The heap holds no state between messages but a cache (slot -> model number, rebuilt
+ * from the model table after an upgrade): every method reads and writes stable memory, so
+ * an upgrade loses nothing and needs no pre_upgrade work. */
 #ifndef NQC_STORE_H
 #define NQC_STORE_H
 #include <stddef.h>

@@ -261,3 +261,23 @@ test('stable memory full: create_model is refused, nothing reserved', async () =
   call(r, ALICE, 'delete_model', id); // the freed extent is reused
   createModel(r, ALICE, file);
 });
+
+test('501 models with 4 KB descriptions: list pages stay under the reply limit', async () => {
+  const r = await newCanister();
+  call(r, ADMIN, 'set_default_quota', 1n << 40n);
+  const small = file.subarray(0, 100);
+  const desc = 'd'.repeat(4096);
+  for (let i = 0; i < 501; i++) createModel(r, i % 2 ? ALICE : BOB, small, { name: 'n'.repeat(128), description: desc });
+  const first = call(r, ANONYMOUS, 'list_models', [{ after: [], limit: [100000] }]);
+  assert.equal(first.length, 500, 'at most 500 per page');
+  const rest = call(r, ANONYMOUS, 'list_models', [{ after: [first[499].model_id], limit: [100000] }]);
+  assert.deepEqual(rest.map((m) => m.model_id), ['501']);
+  assert.equal(call(r, ANONYMOUS, 'list_models', []).length, 100);
+  await r.upgrade(); // the heap cache of slots is rebuilt
+  assert.equal(call(r, ANONYMOUS, 'get_model', '378')[0].model_id, '378');
+  call(r, ALICE, 'delete_model', '378');
+  assert.deepEqual(call(r, ANONYMOUS, 'get_model', '378'), []);
+  const again = createModel(r, ALICE, small);
+  assert.equal(again, '502');
+  assert.equal(call(r, ANONYMOUS, 'get_model', '502')[0].owner.toText(), ALICE.toText());
+});
