@@ -295,8 +295,9 @@ static int transient(CURLcode rc, long status) {
 
 static int http_error(const char *url, long status, nq_err *e) {
     if (status == 401 || status == 403)
-        return nq_fail(e, NQ_E_IO, "%s: HTTP %ld (%s): set HF_TOKEN to a token that may read "
-                       "this repository", url, status, status == 401 ? "unauthorized" : "forbidden");
+        return nq_fail(e, NQ_E_IO, "%s: HTTP %ld (%s): the repository is private, gated or "
+                       "missing; set HF_TOKEN to a token that may read it", url, status,
+                       status == 401 ? "unauthorized" : "forbidden");
     return nq_fail(e, NQ_E_IO, "%s: HTTP %ld", url, status);
 }
 

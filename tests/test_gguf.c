@@ -222,6 +222,10 @@ static void test_unpermute(void) {
         CHECK(f[0] == 11.0f && f[1] == 2.0f);
     }
     nq_model_free(m);
+    /* version 2 has the same layout */
+    b.p[4] = 2;
+    CHECK_OK(open_buf(&b, &m, &e_));
+    nq_model_free(m);
 
     /* the same file without head_count cannot be un-permuted: error, not wrong rows */
     buf c = {0};
@@ -246,6 +250,9 @@ static void test_unpermute(void) {
         float v[16];
         CHECK_OK(nq_model_read_rows(m, 0, 0, 8, v, &e_));
         CHECK(!memcmp(v, z, sizeof v));
+        char *cfg = NULL;
+        nq_err e = {0};
+        CHECK(nq_gguf_hf_config(m, &cfg, &e) == NQ_E_UNSUPPORTED && strstr(e.msg, "qwen2") && !cfg);
         nq_model_free(m);
     }
     /* a 1-D K bias: elements reordered like rows (llama, 4 heads, 2 KV heads) */
