@@ -65,8 +65,12 @@ typedef struct http_meta {
     char etag[96], linked_etag[96];
 } http_meta;
 
+/* SHA-256 of a .part file as it grows, so a finished download needs no second pass. */
+typedef struct part_hash { nq_sha256_ctx c; uint64_t n; } part_hash;
+
 typedef struct transfer {
     http_meta hm;
+    part_hash *hash;   /* updated with every body byte written (may be NULL) */
     FILE *f;           /* body destination (NULL for HEAD) */
     uint64_t from;     /* bytes already in the part file */
     int started, bad_range;
@@ -152,9 +156,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx) {
         if (t->hm.status == 200 && t->from > 0) {
             if (fflush(t->f) || ftruncate(fileno(t->f), 0) || fseeko(t->f, 0, SEEK_SET)) return 0;
             t->from = 0;
+            if (t->hash) { nq_sha256_init(&t->hash->c); t->hash->n = 0; }
         }
     }
-    return fwrite(data, 1, n, t->f);
+    size_t w = fwrite(data, 1, n, t->f);
+    if (t->hash) { nq_sha256_update(&t->hash->c, data, w); t->hash->n += w; }
+    return w;
 }
 
 static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ut, curl_off_t un) {
@@ -301,20 +308,39 @@ static int http_error(const char *url, long status, nq_err *e) {
     return nq_fail(e, NQ_E_IO, "%s: HTTP %ld", url, status);
 }
 
-/* GET into part until it holds the whole body; returns 0 when the transfer finished. */
+/* Bring h up to the first `to` bytes of the file (bytes a previous run left). */
+static int hash_upto(const char *path, part_hash *h, uint64_t to) {
+    FILE *f = fopen(path, "rb");
+    if (!f || fseeko(f, (off_t)h->n, SEEK_SET)) { if (f) fclose(f); return 1; }
+    uint8_t buf[1 << 16];
+    while (h->n < to) {
+        size_t want = to - h->n < sizeof buf ? (size_t)(to - h->n) : sizeof buf;
+        if (fread(buf, 1, want, f) != want) { fclose(f); return 1; }
+        nq_sha256_update(&h->c, buf, want);
+        h->n += want;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* GET into part until it holds the whole body; returns 0 when the transfer finished.
+ * h follows the part's bytes across attempts. */
 static int download_part(const char *url, const char *part, const char *token, int64_t size,
-                         const char *label, nq_err *e) {
+                         const char *label, part_hash *h, nq_err *e) {
     for (int attempt = 1;; attempt++) {
         int64_t have = file_size(part);
         if (have < 0) have = 0;
         if (size >= 0 && have > size) { remove(part); have = 0; }
+        if ((uint64_t)have < h->n) { nq_sha256_init(&h->c); h->n = 0; }
+        if ((uint64_t)have > h->n && hash_upto(part, h, (uint64_t)have))
+            return nq_fail(e, NQ_E_IO, "%s: cannot read back", part);
         if (size > 0 && have == size) return 0; /* an earlier run got it all */
         FILE *f = fopen(part, have ? "r+b" : "wb");
         if (!f || fseeko(f, have, SEEK_SET)) {
             if (f) fclose(f);
             return nq_fail(e, NQ_E_IO, "%s: %s", part, strerror(errno));
         }
-        transfer t = {.f = f, .from = (uint64_t)have, .label = label};
+        transfer t = {.f = f, .from = (uint64_t)have, .label = label, .hash = h};
         t.hm.linked_size = -1;
         CURLcode rc = http_do(url, token, &t);
         int werr = fclose(f) != 0;
@@ -344,7 +370,7 @@ static int download_part(const char *url, const char *part, const char *token, i
 
 /* Size and SHA-256 of the finished part against the announcement; then move into place. */
 static int finish_part(const char *url, const char *part, const char *dest, int64_t size,
-                       const char *sha, const char *etag, nq_err *e) {
+                       const char *sha, const char *etag, part_hash *h, nq_err *e) {
     cache_meta cm = {.size = file_size(part)};
     snprintf(cm.etag, sizeof cm.etag, "%s", etag);
     if (size >= 0 && cm.size != size) {
@@ -352,7 +378,11 @@ static int finish_part(const char *url, const char *part, const char *dest, int6
         return nq_fail(e, NQ_E_FORMAT, "%s: downloaded %lld bytes but the server announced %lld",
                        url, (long long)cm.size, (long long)size);
     }
-    if (sha256_file(part, cm.sha, e)) return 1;
+    if (h->n == (uint64_t)cm.size) { /* hashed while downloading */
+        uint8_t d[32];
+        nq_sha256_final(&h->c, d);
+        nq_hex(d, 32, cm.sha);
+    } else if (sha256_file(part, cm.sha, e)) return 1;
     if (sha[0] && strcmp(sha, cm.sha)) {
         remove(part);
         return nq_fail(e, NQ_E_HASH, "%s: SHA-256 %s does not match the announced %s", url,
@@ -415,8 +445,10 @@ int cli_fetch(const char *url, const char *dest, const char *token, int *missing
     }
     char *part = with_suffix(dest, ".part");
     if (!part) return nq_fail(e, NQ_E_NOMEM, "out of memory");
-    int r = cli_mkdirs_for(dest, e) || download_part(url, part, token, size, base_name(dest), e) ||
-            finish_part(url, part, dest, size, sha, etag, e);
+    part_hash h = {.n = 0};
+    nq_sha256_init(&h.c);
+    int r = cli_mkdirs_for(dest, e) || download_part(url, part, token, size, base_name(dest), &h, e) ||
+            finish_part(url, part, dest, size, sha, etag, &h, e);
     free(part);
     return r;
 }
