@@ -12,6 +12,8 @@
 
 /* Parse a ModelId (decimal text, no sign or leading zeros). 0 on success. */
 int nqc_parse_id(const uint8_t *s, size_t n, uint64_t *number);
+/* Parse a chunk or shard index: "0" or a ModelId-style number. 0 on success. */
+int nqc_parse_index(const uint8_t *s, size_t n, uint64_t *index);
 /* Load the model named by id text; rejects (and returns -1) when unknown. */
 int nqc_load_model(msg *m, const cd_val *id, uint32_t *slot, nqs_model *model);
 /* Model id text of a number, in the message arena. */

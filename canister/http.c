@@ -184,8 +184,7 @@ static void resolve(const char *path, size_t n, body *b, cd_arena *a) {
     }
     uint64_t shard;
     if (k == 4 && strcmp(seg[2], "shards") == 0 &&
-        (strcmp(seg[3], "0") == 0 ? (shard = 0, 1) : !nqc_parse_id((const uint8_t *)seg[3], strlen(seg[3]), &shard)) &&
-        shard < model.shard_count) {
+        !nqc_parse_index((const uint8_t *)seg[3], strlen(seg[3]), &shard) && shard < model.shard_count) {
         nqs_piece p;
         nqc_shard(&model, (uint32_t)shard, &p);
         b->stable_off = model.data_off + p.off;

@@ -30,6 +30,11 @@ int nqc_parse_id(const uint8_t *s, size_t n, uint64_t *number) {
     return 0;
 }
 
+int nqc_parse_index(const uint8_t *s, size_t n, uint64_t *index) {
+    if (n == 1 && s[0] == '0') { *index = 0; return 0; }
+    return nqc_parse_id(s, n, index);
+}
+
 int nqc_load_model(msg *m, const cd_val *id, uint32_t *slot, nqs_model *model) {
     uint64_t number;
     if (nqc_parse_id(id->bytes, id->n, &number) || !nqs_model_find(number, slot, model)) {
@@ -537,9 +542,7 @@ EXPORT("canister_query get_chunk") void m_get_chunk(void) {
     uint32_t slot;
     uint64_t number, chunk;
     cd_val v = cd_v_none();
-    /* chunk ids are decimal indices ("0", "1", ...); nqc_parse_id refuses "0" */
-    int chunk_ok = (a[1].n == 1 && a[1].bytes[0] == '0') ? (chunk = 0, 1) : !nqc_parse_id(a[1].bytes, a[1].n, &chunk);
-    if (chunk_ok && !nqc_parse_id(a[0].bytes, a[0].n, &number) && nqs_model_find(number, &slot, &model) &&
+    if (!nqc_parse_index(a[1].bytes, a[1].n, &chunk) && !nqc_parse_id(a[0].bytes, a[0].n, &number) && nqs_model_find(number, &slot, &model) &&
         nqc_committed(&model) && chunk < model.chunk_count) {
         nqs_piece p;
         nqc_chunk(&model, (uint32_t)chunk, &p);
