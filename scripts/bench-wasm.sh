@@ -19,8 +19,9 @@ echo "== encode throughput, preset $preset, $(basename "$model")"
 node scripts/bench-wasm.mjs "$model" "$preset"
 if [ -x "$native" ]; then
   out=$(mktemp)
-  echo "native (NOVAQ_NUM_THREADS=1): $(NOVAQ_NUM_THREADS=1 "$native" local "$model" -o "$out" --bits "$preset" 2>&1 | tail -n1)"
-  echo "native (NOVAQ_NUM_THREADS=2): $(NOVAQ_NUM_THREADS=2 "$native" local "$model" -o "$out" --bits "$preset" 2>&1 | tail -n1)"
+  for n in 1 2; do
+    echo "native (NOVAQ_NUM_THREADS=$n): $(NOVAQ_NUM_THREADS=$n /usr/bin/time -f '[%U CPU s user, %e s wall]' "$native" local "$model" -o "$out" --bits "$preset" 2>&1 | tail -n2 | tr '\n' ' ')"
+  done
   rm -f "$out"
 fi
 echo "== browser (headless Chromium, the page itself)"
