@@ -15,7 +15,7 @@
 
 typedef struct bench_opts {
     const char *model, *original, *config, *tokenizer, *text, *tokens, *prompt, *kernel;
-    int ctx, windows, threads, json, n, top_k;
+    int ctx, windows, threads, json, n, top_k, blocks;
     double temperature;
     unsigned long long seed;
     const int32_t *tok_data; /* the loaded token stream (for checks) */
@@ -52,6 +52,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o, const char *usage) {
         int rc = 0, used = 1;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { printf("usage: %s\n", usage); return -1; }
         else if (!strcmp(a, "--json")) { o->json = 1; used = 0; }
+        else if (!strcmp(a, "--blocks")) { o->blocks = 1; used = 0; }
         else if (!strcmp(a, "--original")) o->original = v;
         else if (!strcmp(a, "--config")) o->config = v;
         else if (!strcmp(a, "--tokenizer")) o->tokenizer = v;
@@ -214,11 +215,44 @@ static int load_tokens(const bench_opts *o, const char *model_path, int32_t **to
 
 /* ----------------------------------------------------------- windows */
 
+/* Per-block cosine (--blocks), through the forward pass's hooks: model a's residual stream
+ * after each block is kept; when model b reaches the same block, each position's cosine
+ * against a's is added to that block's sum. a runs before b in every window. */
+typedef struct block_cos {
+    int layers, ctx, dim;
+    float *a_out;  /* [layer][ctx][dim] */
+    double *sum;   /* [layer], this window */
+} block_cos;
+
+static void hook_keep_a(void *ctx, const nq_llama_act *act) {
+    block_cos *bc = ctx;
+    if (act->site != NQ_SITE_BLOCK_OUT) return;
+    memcpy(bc->a_out + ((size_t)act->layer * bc->ctx + act->pos0) * bc->dim, act->x,
+           sizeof(float) * (size_t)act->ntok * bc->dim);
+}
+
+static void hook_compare_b(void *ctx, const nq_llama_act *act) {
+    block_cos *bc = ctx;
+    if (act->site != NQ_SITE_BLOCK_OUT) return;
+    for (int t = 0; t < act->ntok; t++) {
+        const float *x = act->x + (size_t)t * bc->dim;
+        const float *y = bc->a_out + ((size_t)act->layer * bc->ctx + act->pos0 + t) * bc->dim;
+        double xy = 0, xx = 0, yy = 0;
+        for (int i = 0; i < bc->dim; i++) {
+            xy += (double)x[i] * y[i];
+            xx += (double)x[i] * x[i];
+            yy += (double)y[i] * y[i];
+        }
+        bc->sum[act->layer] += xx > 0 && yy > 0 ? xy / (sqrt(xx) * sqrt(yy)) : 0.0;
+    }
+}
+
 typedef struct eval_job {
     const nq_llama *a, *b;
     const int32_t *tok;
     int ctx, nwin, stride, first;
     nq_eval_sums *per_window;
+    double *per_block;  /* [window][layer], or NULL */
     nq_status st;
     nq_err err;
 } eval_job;
@@ -226,28 +260,42 @@ typedef struct eval_job {
 static void *eval_worker(void *p) {
     eval_job *j = p;
     nq_llama_state *sa = NULL, *sb = NULL;
+    const nq_llama_config *c = nq_llama_get_config(j->a);
+    block_cos bc = {c->n_layers, j->ctx, c->dim, NULL, NULL};
     j->st = nq_llama_state_new(&sa, j->a, j->ctx, j->ctx, &j->err);
     if (!j->st && j->b) j->st = nq_llama_state_new(&sb, j->b, j->ctx, j->ctx, &j->err);
-    for (int w = j->first; w < j->nwin && !j->st; w += j->stride)
+    if (!j->st && j->b && j->per_block) {
+        bc.a_out = malloc(sizeof(float) * (size_t)c->n_layers * j->ctx * c->dim);
+        if (!bc.a_out) j->st = nq_fail(&j->err, NQ_E_NOMEM, "out of memory for --blocks");
+        nq_llama_state_set_hook(sa, hook_keep_a, &bc);
+        nq_llama_state_set_hook(sb, hook_compare_b, &bc);
+    }
+    for (int w = j->first; w < j->nwin && !j->st; w += j->stride) {
+        bc.sum = j->per_block ? j->per_block + (size_t)w * c->n_layers : NULL;
         j->st = nq_llama_eval_window(sa, sb, j->tok + (size_t)w * j->ctx, j->ctx, &j->per_window[w], &j->err);
+    }
+    free(bc.a_out);
     nq_llama_state_free(sa);
     nq_llama_state_free(sb);
     return NULL;
 }
 
-/* Evaluate nwin windows on up to `threads` threads; sums added in window order. */
+/* Evaluate nwin windows on up to `threads` threads; sums added in window order. With
+ * block_sums (n_layers doubles), also the per-block cosine sums. */
 static int run_windows(const nq_llama *a, const nq_llama *b, const int32_t *tok, int ctx, int nwin, int threads,
-                       nq_eval_sums *total, nq_err *e) {
+                       nq_eval_sums *total, double *block_sums, nq_err *e) {
     if (threads > nwin) threads = nwin;
+    int L = nq_llama_get_config(a)->n_layers;
     nq_eval_sums *per = calloc((size_t)nwin, sizeof *per);
     eval_job *jobs = calloc((size_t)threads, sizeof *jobs);
     pthread_t *tid = calloc((size_t)threads, sizeof *tid);
-    if (!per || !jobs || !tid) {
-        free(per); free(jobs); free(tid);
+    double *per_block = block_sums ? calloc((size_t)nwin * L, sizeof *per_block) : NULL;
+    if (!per || !jobs || !tid || (block_sums && !per_block)) {
+        free(per); free(jobs); free(tid); free(per_block);
         return nq_fail(e, NQ_E_NOMEM, "out of memory"), 1;
     }
     for (int i = 0; i < threads; i++) {
-        eval_job j = {a, b, tok, ctx, nwin, threads, i, per, NQ_OK, {0}};
+        eval_job j = {a, b, tok, ctx, nwin, threads, i, per, per_block, NQ_OK, {0}};
         jobs[i] = j;
     }
     int started = 0;
@@ -267,8 +315,9 @@ static int run_windows(const nq_llama *a, const nq_llama *b, const int32_t *tok,
         total->cos += per[w].cos;
         total->agree += per[w].agree;
         total->ntok += per[w].ntok;
+        for (int l = 0; block_sums && l < L; l++) block_sums[l] += per_block[(size_t)w * L + l];
     }
-    free(per); free(jobs); free(tid);
+    free(per); free(jobs); free(tid); free(per_block);
     return rc;
 }
 
@@ -322,7 +371,8 @@ int cmd_ppl(int argc, char **argv) {
     if (load(o.model, &o, NULL, &m, &e)) { free(tok); return cli_fail(&e); }
     nq_eval_sums s;
     double t0 = cli_now();
-    rc = window_count(&o, &m.cfg, ntok, &ctx, &nwin, &e) || run_windows(m.llama, NULL, tok, ctx, nwin, o.threads, &s, &e);
+    rc = window_count(&o, &m.cfg, ntok, &ctx, &nwin, &e) ||
+         run_windows(m.llama, NULL, tok, ctx, nwin, o.threads, &s, NULL, &e);
     double secs = cli_now() - t0;
     if (!rc) {
         double ppl = exp(s.nll_a / (double)s.ntok), tps = (double)nwin * ctx / secs;
@@ -364,7 +414,7 @@ static int same_shape(const nq_llama_config *a, const nq_llama_config *b, nq_err
 int cmd_benchmark(int argc, char **argv) {
     bench_opts o;
     const char *usage = "novaq benchmark <x.novaq> --original <model> (--text F | --tokens F.u16) [--ctx N] "
-                        "[--windows N] [--threads N] [--config F] [--tokenizer F] [--json]";
+                        "[--windows N] [--threads N] [--blocks (cosine after each block)] [--config F] [--tokenizer F] [--json]";
     int rc = parse_opts(argc, argv, &o, usage);
     if (rc) return rc < 0 ? EXIT_OK : rc;
     if (!o.original) return cli_usage("benchmark needs --original <model>");
@@ -378,9 +428,11 @@ int cmd_benchmark(int argc, char **argv) {
     if (load(o.original, &o, NULL, &orig, &e)) { free(tok); return cli_fail(&e); }
     if (load(o.model, &o, o.original, &comp, &e)) { unload(&orig); free(tok); return cli_fail(&e); }
     nq_eval_sums s;
+    int L = orig.cfg.n_layers;
+    double *blocks = o.blocks ? calloc((size_t)L, sizeof *blocks) : NULL;
     double t0 = cli_now();
     rc = same_shape(&orig.cfg, &comp.cfg, &e) || window_count(&o, &orig.cfg, ntok, &ctx, &nwin, &e) ||
-         run_windows(orig.llama, comp.llama, tok, ctx, nwin, o.threads, &s, &e);
+         run_windows(orig.llama, comp.llama, tok, ctx, nwin, o.threads, &s, blocks, &e);
     double secs = cli_now() - t0;
     if (!rc) {
         double n = (double)s.ntok, ppl_o = exp(s.nll_a / n), ppl_c = exp(s.nll_b / n);
@@ -395,6 +447,10 @@ int cmd_benchmark(int argc, char **argv) {
             cJSON_AddNumberToObject(j, "kl_mean", s.kl / n);
             cJSON_AddNumberToObject(j, "top1_agreement", (double)s.agree / n);
             cJSON_AddNumberToObject(j, "cosine_mean", s.cos / n);
+            if (blocks) {
+                cJSON *arr = cJSON_AddArrayToObject(j, "cosine_per_block");
+                for (int l = 0; l < L; l++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(blocks[l] / n));
+            }
             cJSON_AddNumberToObject(j, "ctx", ctx);
             cJSON_AddNumberToObject(j, "windows", nwin);
             cJSON_AddNumberToObject(j, "predicted_tokens", n);
@@ -407,9 +463,15 @@ int cmd_benchmark(int argc, char **argv) {
             printf("KL(original || compressed)   %.5f nats/token (mean)\n", s.kl / n);
             printf("top-1 agreement              %.2f %%\n", 100.0 * (double)s.agree / n);
             printf("cosine, final hidden states  %.5f (mean)\n", s.cos / n);
+            if (blocks) {
+                printf("cosine after each block     ");
+                for (int l = 0; l < L; l++) printf(" %.4f", blocks[l] / n);
+                printf("\n");
+            }
             printf("time         %.2f s (%d threads)\n", secs, o.threads < nwin ? o.threads : nwin);
         }
     }
+    free(blocks);
     unload(&comp);
     unload(&orig);
     free(tok);

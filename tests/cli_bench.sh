@@ -29,13 +29,14 @@ python3 -c "import sys; p=float(sys.argv[1]); sys.exit(0 if 10 < p < 1000 else 1
 expect 0 "perplexity" "$novaq" ppl "$m/model.safetensors" --tokens "$m/val_tokens.u16" --windows 1 --ctx 64
 
 # benchmark: the original against itself (the .safetensors file; config found beside it)
-"$novaq" benchmark "$m/model.safetensors" --original "$m" --tokens "$m/val_tokens.u16" --windows 2 --json > b.json || fail=1
+"$novaq" benchmark "$m/model.safetensors" --original "$m" --tokens "$m/val_tokens.u16" --windows 2 --blocks --json > b.json || fail=1
 python3 - b.json "$a" <<'PY' || fail=1
 import json, sys
 b = json.load(open(sys.argv[1]))
 ok = (b['original']['perplexity'] == b['compressed']['perplexity'] and b['ppl_ratio'] == 1
       and abs(b['kl_mean']) < 1e-9 and b['top1_agreement'] == 1 and abs(b['cosine_mean'] - 1) < 1e-6
-      and b['predicted_tokens'] == 512)
+      and b['predicted_tokens'] == 512
+      and len(b['cosine_per_block']) == 6 and all(abs(c - 1) < 1e-6 for c in b['cosine_per_block']))
 if not ok: print("FAIL: self-benchmark", b)
 sys.exit(0 if ok else 1)
 PY
