@@ -59,6 +59,12 @@ extern const char cli_settings_help[];
 /* Compress an opened model to path with NOVAQ_NUM_THREADS workers (output identical for
  * any thread count); prints a summary unless quiet. */
 int cli_compress_to(cli_model *cm, const nq_settings *s, const char *path, int json, nq_err *e);
+/* The same with stage-3 calibration statistics (NULL: none) (issue 4). */
+int cli_compress_calib(cli_model *cm, const nq_settings *s, const nq_calib *calib, const char *path, int json,
+                       nq_err *e);
+/* Calibration statistics of an opened original model from a text file (cmd_calib.c). */
+int cli_calib_collect(const cli_model *cm, const char *model_path, const char *calib_path, const nq_settings *s,
+                      nq_calib **out, nq_err *e);
 
 int cli_threads(void); /* NOVAQ_NUM_THREADS or the number of online CPUs */
 int cli_has_flag(int argc, char **argv, const char *flag);

@@ -8,6 +8,7 @@
 typedef struct pool {
     const nq_model *m;
     const nq_settings *s;
+    const nq_plan *plan;
     int n, next, added, window;
     nq_encoded **enc;
     nq_err *errs;
@@ -27,7 +28,7 @@ static void *worker(void *arg) {
         if (p->stop || p->next >= p->n) break;
         int t = p->next++;
         pthread_mutex_unlock(&p->mu);
-        nq_status st = nq_encode_tensor(p->m, t, p->s, &p->enc[t], &p->errs[t]);
+        nq_status st = nq_encode_tensor_plan(p->m, t, p->s, p->plan, &p->enc[t], &p->errs[t]);
         pthread_mutex_lock(&p->mu);
         p->st[t] = st;
         p->done[t] = 1;
@@ -94,17 +95,24 @@ static nq_status run_pool(pool *p, nq_container *c, double *start, int threads, 
 }
 
 int cli_compress_to(cli_model *cm, const nq_settings *s, const char *path, int json, nq_err *e) {
+    return cli_compress_calib(cm, s, NULL, path, json, e);
+}
+
+int cli_compress_calib(cli_model *cm, const nq_settings *s, const nq_calib *calib, const char *path, int json,
+                       nq_err *e) {
     const nq_model *m = cm->model;
     cli_out out;
-    if (cli_out_open(&out, path, e)) return 1;
+    nq_plan *plan; /* shared codebooks trained once; calibration statistics for stage 3 */
+    double start = cli_now();
+    if (nq_plan_build(&plan, m, s, calib, e)) return 1;
+    if (cli_out_open(&out, path, e)) { nq_plan_free(plan); return 1; }
     counted cw = {out.w, 0};
     nq_writer w = {&cw, counted_write};
     nq_container *c;
-    double start = cli_now();
     nq_status st = nq_container_begin(&c, &w, s, nq_model_format(m), cm->src, cm->nsrc, nq_model_metadata_json(m), e);
-    if (st) { cli_out_abort(&out); return 1; }
+    if (st) { cli_out_abort(&out); nq_plan_free(plan); return 1; }
     int n = nq_model_tensor_count(m), threads = cli_threads();
-    pool p = {.m = m, .s = s, .n = n, .window = 2 * threads};
+    pool p = {.m = m, .s = s, .plan = plan, .n = n, .window = 2 * threads};
     p.enc = calloc((size_t)n + 1, sizeof *p.enc);
     p.errs = calloc((size_t)n + 1, sizeof *p.errs);
     p.st = calloc((size_t)n + 1, sizeof *p.st);
@@ -119,6 +127,7 @@ int cli_compress_to(cli_model *cm, const nq_settings *s, const char *path, int j
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
     free(p.enc); free(p.errs); free(p.st); free(p.done);
+    nq_plan_free(plan);
     if (st != NQ_OK) { cli_out_abort(&out); return 1; }
     if (cli_out_commit(&out, e)) return 1;
     print_summary(cm, s, path, cw.n, weights, cli_now() - start, json);
@@ -138,7 +147,9 @@ static char *default_output(const char *in) {
 
 int cmd_local(int argc, char **argv) {
     if (cli_has_flag(argc, argv, "--help")) {
-        printf("usage: novaq local <file.safetensors | model dir> [-o out.novaq] [--json] [settings]\n%s",
+        printf("usage: novaq local <file.safetensors | model dir> [-o out.novaq] [--json] [--calib text]\n"
+               "  --calib FILE               stage 3: calibration text (UTF-8) for output-aware\n"
+               "                             refinement (config.json, tokenizer.json beside the model)\n%s",
                cli_settings_help);
         return EXIT_OK;
     }
@@ -147,13 +158,16 @@ int cmd_local(int argc, char **argv) {
     nq_err e = {0};
     if (!used) return EXIT_INVALID;
     if (cli_settings_parse(argc, argv, &s, used, &e)) { free(used); return cli_fail(&e); }
-    const char *in = NULL, *outp = NULL;
+    const char *in = NULL, *outp = NULL, *calib_path = NULL;
     int json = 0, rc = EXIT_OK;
     for (int i = 1; i < argc && rc == EXIT_OK; i++) {
         if (used[i]) continue;
         if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
             if (i + 1 >= argc) rc = cli_usage("-o needs a file name");
             else outp = argv[++i];
+        } else if (!strcmp(argv[i], "--calib")) {
+            if (i + 1 >= argc) rc = cli_usage("--calib needs a text file");
+            else calib_path = argv[++i];
         } else if (!strcmp(argv[i], "--json")) json = 1;
         else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "novaq local: unknown option '%s'\n", argv[i]);
@@ -172,7 +186,14 @@ int cmd_local(int argc, char **argv) {
         free(def);
         return cli_usage("input is already a .novaq file");
     }
-    if (cli_compress_to(&cm, &s, outp ? outp : def, json, &e)) rc = cli_fail(&e);
+    nq_calib *calib = NULL;
+    double t0 = cli_now();
+    if (calib_path && s.refine && cli_calib_collect(&cm, in, calib_path, &s, &calib, &e)) rc = cli_fail(&e);
+    else if (calib && !json)
+        fprintf(stderr, "novaq: calibration: %lld tokens of %s in %.1f s\n", (long long)nq_calib_tokens(calib), calib_path,
+                cli_now() - t0);
+    if (rc == EXIT_OK && cli_compress_calib(&cm, &s, calib, outp ? outp : def, json, &e)) rc = cli_fail(&e);
+    nq_calib_free(calib);
     cli_close_model(&cm);
     free(def);
     return rc;

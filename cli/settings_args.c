@@ -16,7 +16,11 @@ const char cli_settings_help[] =
     "  --scope-rows R             one codebook set per R rows (0 = per tensor)\n"
     "  --outlier-fraction F       stage 1 outlier input channels (default 0.01)\n"
     "  --kmeans-iters N, --train-vectors N, --zstd-level N, --shard-size BYTES\n"
-    "  --no-quantize-embeddings, --no-quantize-lm-head\n";
+    "  --no-quantize-embeddings, --no-quantize-lm-head\n"
+    "  --no-share-codebooks       one codebook set per tensor (or per --scope-rows rows)\n"
+    "  --no-refine                stage 1+2 only (no stage-3 scale refit or error feedback)\n"
+    "  --damp F                   stage 3 Hessian damping (default 0.01)\n"
+    "  --calib-tokens N           stage 3: calibration tokens used at most (default 8192)\n";
 
 static int parse_num(const char *flag, const char *v, double lo, double hi, double *out, nq_err *e) {
     char *end;
@@ -67,6 +71,10 @@ int cli_settings_parse(int argc, char **argv, nq_settings *s, unsigned char *use
         else if (!strcmp(a, "--shard-size")) { rc = parse_num(a, v, 4096, 4e9, &x, e); s->shard_max_bytes = (uint32_t)x; }
         else if (!strcmp(a, "--no-quantize-embeddings")) { s->quantize_embeddings = 0; takes = 0; }
         else if (!strcmp(a, "--no-quantize-lm-head")) { s->quantize_lm_head = 0; takes = 0; }
+        else if (!strcmp(a, "--no-share-codebooks")) { s->share_codebooks = 0; takes = 0; }
+        else if (!strcmp(a, "--no-refine")) { s->refine = 0; takes = 0; }
+        else if (!strcmp(a, "--damp")) { rc = parse_num(a, v, 1e-6, 10, &x, e); s->damp = x; }
+        else if (!strcmp(a, "--calib-tokens")) rc = int_flag(a, v, 1, 1e9, &s->calib_tokens, e);
         else continue;
         if (rc) return rc;
         used[i] = 1;

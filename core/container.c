@@ -10,13 +10,15 @@
 #include "format.h"
 #include "util.h"
 
-const char *const nq_part_kind_names[NQ_PART_KIND_COUNT] = {"raw", "norm", "codebook", "codes"};
+const char *const nq_part_kind_names[NQ_PART_KIND_COUNT] = {"raw", "norm", "codebook", "codes", "shared"};
 
 struct nq_container {
     nq_writer w;
     nq_settings s;
     uint64_t pos;              /* bytes written so far */
-    cJSON *root, *tensors, *shards;
+    cJSON *root, *tensors, *shards, *codebooks;
+    int shared_nparts;         /* model-wide codebook stages written (0: none yet) */
+    uint8_t shared_sha[NQ_MAX_STAGES][32];
     int nshards;
     uint64_t shard_start, shard_size;
     nq_sha256_ctx shard_hash;
@@ -51,6 +53,10 @@ static cJSON *settings_json(const nq_settings *s) {
     cJSON_AddNumberToObject(o, "zstd_level", s->zstd_level);
     cJSON_AddNumberToObject(o, "shard_max_bytes", s->shard_max_bytes);
     cJSON_AddNumberToObject(o, "code_bits_per_weight", nq_settings_code_bits(s));
+    cJSON_AddBoolToObject(o, "share_codebooks", s->share_codebooks);
+    cJSON_AddBoolToObject(o, "refine", s->refine);
+    cJSON_AddNumberToObject(o, "damp", s->damp);
+    cJSON_AddNumberToObject(o, "calib_tokens", s->calib_tokens);
     return o;
 }
 
@@ -87,6 +93,7 @@ nq_status nq_container_begin(nq_container **out, const nq_writer *w, const nq_se
     cJSON_AddStringToObject(c->root, "generator", "novaq " NQ_VERSION_STRING);
     cJSON_AddItemToObject(c->root, "source", source_json(source_format, src, nsrc, source_metadata_json));
     cJSON_AddItemToObject(c->root, "settings", settings_json(s));
+    c->codebooks = cJSON_AddArrayToObject(c->root, "codebooks");
     c->tensors = cJSON_AddArrayToObject(c->root, "tensors");
     c->shards = cJSON_AddArrayToObject(c->root, "shards");
     nq_sha256_init(&c->root_hash);
@@ -127,7 +134,8 @@ static nq_status put_part(nq_container *c, const nq_part *p, cJSON *parts, nq_er
     if ((unsigned)p->kind >= NQ_PART_KIND_COUNT) return nq_fail(e, NQ_E_ARG, "unknown part kind %d", p->kind);
     if (c->shard_size + p->size > c->s.shard_max_bytes) close_shard(c);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "kind", nq_part_kind_names[p->kind]);
+    int kind = p->kind == NQ_PART_SHARED ? NQ_PART_CODEBOOK : p->kind; /* as listed in "codebooks" */
+    cJSON_AddStringToObject(o, "kind", nq_part_kind_names[kind]);
     if (p->kind != NQ_PART_NORM) {
         cJSON_AddNumberToObject(o, "a", (double)p->a);
         cJSON_AddNumberToObject(o, "b", (double)p->b);
@@ -143,13 +151,53 @@ static nq_status put_part(nq_container *c, const nq_part *p, cJSON *parts, nq_er
     return put(c, p->data, p->size, e);
 }
 
+/* The model-wide codebook set travels with every tensor encoded with it: the first copy
+ * is written (listed under "codebooks", counted once), later copies must be identical. */
+static nq_status add_shared(nq_container *c, const nq_encoded *enc, nq_err *e) {
+    int n = 0;
+    for (int i = 0; i < enc->nparts; i++) n += enc->parts[i].kind == NQ_PART_SHARED;
+    if (!n) return NQ_OK;
+    if (n != c->s.nstages) return nq_fail(e, NQ_E_ARG, "tensor carries %d shared codebook stages, settings have %d", n, c->s.nstages);
+    nq_status st = NQ_OK;
+    cJSON *parts = NULL;
+    if (!c->shared_nparts) {
+        cJSON *set = cJSON_CreateObject(), *k = cJSON_CreateArray();
+        cJSON_AddNumberToObject(set, "index", 0);
+        cJSON_AddNumberToObject(set, "d", c->s.d);
+        for (int i = 0; i < c->s.nstages; i++) cJSON_AddItemToArray(k, cJSON_CreateNumber(c->s.K[i]));
+        cJSON_AddItemToObject(set, "K", k);
+        parts = cJSON_AddArrayToObject(set, "parts");
+        cJSON_AddItemToArray(c->codebooks, set);
+    }
+    for (int i = 0; i < enc->nparts && st == NQ_OK; i++) {
+        const nq_part *p = &enc->parts[i];
+        if (p->kind != NQ_PART_SHARED) continue;
+        if (p->a != 0 || p->b < 0 || p->b >= c->s.nstages)
+            return nq_fail(e, NQ_E_ARG, "shared codebook part (set %lld, stage %lld) is out of range", (long long)p->a, (long long)p->b);
+        uint8_t h[32];
+        nq_sha256(p->data, p->size, h);
+        if (parts) {
+            memcpy(c->shared_sha[p->b], h, 32);
+            st = put_part(c, p, parts, e);
+            c->payload += p->size;
+            c->q_payload += p->size;
+        } else if (memcmp(h, c->shared_sha[p->b], 32)) {
+            st = nq_fail(e, NQ_E_ARG, "tensor was encoded with another shared codebook (stage %lld differs)", (long long)p->b);
+        }
+    }
+    if (parts) c->shared_nparts = n;
+    return st;
+}
+
 nq_status nq_container_add(nq_container *c, const nq_encoded *enc, nq_err *e) {
     cJSON *t = cJSON_Parse(enc->meta_json);
     if (!t || !cJSON_IsObject(t)) { cJSON_Delete(t); return nq_fail(e, NQ_E_ARG, "tensor entry is not JSON"); }
+    nq_status st = add_shared(c, enc, e);
+    if (st) { cJSON_Delete(t); return st; }
     cJSON *parts = cJSON_AddArrayToObject(t, "parts");
     cJSON_AddNumberToObject(t, "offset", (double)c->pos);
-    nq_status st = NQ_OK;
-    for (int i = 0; i < enc->nparts && st == NQ_OK; i++) st = put_part(c, &enc->parts[i], parts, e);
+    for (int i = 0; i < enc->nparts && st == NQ_OK; i++)
+        if (enc->parts[i].kind != NQ_PART_SHARED) st = put_part(c, &enc->parts[i], parts, e);
     cJSON_AddItemToArray(c->tensors, t);
     const cJSON *method = cJSON_GetObjectItemCaseSensitive(t, "method");
     c->weights += enc->weights;
@@ -214,9 +262,11 @@ nq_status nq_compress(const nq_model *m, const nq_settings *s, const nq_source_f
                       int nsrc, const nq_writer *w, nq_progress_fn progress, void *pctx,
                       nq_err *e) {
     nq_container *c;
-    nq_status st = nq_container_begin(&c, w, s, nq_model_format(m), src, nsrc,
-                                      nq_model_metadata_json(m), e);
+    nq_plan *plan; /* the shared codebook set, trained once for all tensors */
+    nq_status st = nq_plan_build(&plan, m, s, NULL, e);
     if (st) return st;
+    st = nq_container_begin(&c, w, s, nq_model_format(m), src, nsrc, nq_model_metadata_json(m), e);
+    if (st) { nq_plan_free(plan); return st; }
     uint64_t total = 0, done = 0;
     int n = nq_model_tensor_count(m);
     for (int t = 0; t < n; t++) total += (uint64_t)nq_model_tensor(m, t)->rows * nq_model_tensor(m, t)->cols;
@@ -226,11 +276,12 @@ nq_status nq_compress(const nq_model *m, const nq_settings *s, const nq_source_f
             break;
         }
         nq_encoded *enc;
-        if ((st = nq_encode_tensor(m, t, s, &enc, e))) break;
+        if ((st = nq_encode_tensor_plan(m, t, s, plan, &enc, e))) break;
         st = nq_container_add(c, enc, e);
         done += enc->weights;
         nq_encoded_free(enc);
     }
+    nq_plan_free(plan);
     if (st) { nq_container_abort(c); return st; }
     if (progress) progress(pctx, n, n, total, total);
     return nq_container_finish(c, e);

@@ -1,4 +1,5 @@
-/* normalize.c - stage 1: per-output-channel mean removal and scaling, and rescaling of the
+/* normalize.c - stage 1: per-output-channel scaling (log-scale codes; means only where
+ * they matter), and rescaling of the
  * outlier input channels (top outlier_fraction of columns by variance after row
  * standardization). Everything needed to undo it is stored (see quant.h). */
 #include <math.h>
@@ -15,31 +16,49 @@ static void row_moments(const float *w, int64_t cols, double *mean, double *sd) 
     *sd = cols ? sqrt(sq / (double)cols) : 0;
 }
 
-void nq_norm_row_stats(const float *w, int64_t cols, float g, uint16_t *mean_h, uint16_t *scale_h) {
-    double mean, sd;
-    row_moments(w, cols, &mean, &sd);
-    *mean_h = nq_f32_to_f16((float)(mean / g));
-    uint16_t s = nq_f32_to_f16((float)(sd / g));
-    if (nq_f16_to_f32(s) <= 0) s = 0x3c00; /* constant row: any scale reproduces it */
-    *scale_h = s;
+/* 2^(k/16) for k = 0..15 by repeated products of the exact fourth square root of 2. */
+static double octave_fraction(int k) {
+    double r1 = sqrt(sqrt(sqrt(sqrt(2.0)))), r = 1.0;
+    for (int i = 0; i < k; i++) r *= r1;
+    return r;
 }
 
-static float row_scale(float g, uint16_t h) { return g * nq_f16_to_f32(h); }
+float nq_row_scale(float g, uint8_t q) {
+    int k = (int)q - NQ_SCALE_TOP, oct = k >= 0 ? k / 16 : -((-k + 15) / 16);
+    return (float)((double)g * ldexp(octave_fraction(k - 16 * oct), oct));
+}
+
+void nq_row_scale_table(float g, float tab[256]) {
+    for (int q = 0; q < 256; q++) tab[q] = nq_row_scale(g, (uint8_t)q);
+}
+
+uint8_t nq_row_scale_code(const float tab[256], double s) {
+    int lo = 0, hi = 255;
+    if (!(s > tab[0])) return 0;
+    if (s >= tab[255]) return 255;
+    while (hi - lo > 1) { /* tab[lo] < s <= tab[hi] */
+        int mid = (lo + hi) / 2;
+        if (tab[mid] < s) lo = mid; else hi = mid;
+    }
+    return (uint8_t)(s * s > (double)tab[lo] * tab[hi] ? hi : lo); /* geometric midpoint */
+}
+
+float nq_norm_row_mean(const nq_norm *nm, int64_t row) {
+    return nm->has_mean ? nm->g * nq_f16_to_f32(nm->mean_h[row]) : 0.0f;
+}
 
 void nq_norm_forward(const nq_norm *nm, int64_t row, const float *w, float *u) {
-    float mean = row_scale(nm->g, nm->mean_h[row]), sc = row_scale(nm->g, nm->scale_h[row]);
+    float mean = nq_norm_row_mean(nm, row), sc = nm->scale_tab[nm->scale_q[row]];
     for (int64_t j = 0; j < nm->cols; j++) u[j] = (w[j] - mean) / sc / nm->colfac[j];
 }
 
-void nq_norm_inverse(float g, uint16_t mean_h, uint16_t scale_h, const float *colfac,
-                     int64_t cols, const float *u, float *w) {
-    float mean = row_scale(g, mean_h), sc = row_scale(g, scale_h);
-    for (int64_t j = 0; j < cols; j++) w[j] = mean + sc * (colfac[j] * u[j]);
+void nq_norm_inverse(float mean, float scale, const float *colfac, int64_t cols, const float *u, float *w) {
+    for (int64_t j = 0; j < cols; j++) w[j] = mean + scale * (colfac[j] * u[j]);
 }
 
 void nq_norm_free(nq_norm *nm) {
     free(nm->mean_h);
-    free(nm->scale_h);
+    free(nm->scale_q);
     free(nm->out_col);
     free(nm->out_fac_h);
     free(nm->colfac);
@@ -83,6 +102,42 @@ static int64_t fit_block_rows(int64_t cols) {
     return r < 1 ? 1 : r;
 }
 
+/* Pass 1: g = largest row deviation or |mean| (every stored f16 mean is <= 1, every
+ * scale code <= NQ_SCALE_TOP), and whether the row means carry enough energy to store. */
+static nq_status fit_base(const nq_model *m, int t, float *buf, int64_t br, nq_norm *nm, nq_err *e) {
+    const nq_tensor_info *ti = nq_model_tensor(m, t);
+    double gmax = 0, mean_energy = 0, energy = 0;
+    for (int64_t r0 = 0; r0 < ti->rows; r0 += br) {
+        int64_t n = ti->rows - r0 < br ? ti->rows - r0 : br;
+        nq_status s = nq_model_read_rows(m, t, r0, n, buf, e);
+        if (s) return s;
+        for (int64_t i = 0; i < n; i++) {
+            double mean, sd;
+            row_moments(buf + i * ti->cols, ti->cols, &mean, &sd);
+            if (!(sd < 1e300 && mean > -1e300 && mean < 1e300))
+                return nq_fail(e, NQ_E_UNSUPPORTED, "tensor '%s': row %lld has non-finite values",
+                               ti->name, (long long)(r0 + i));
+            if (fabs(mean) > gmax) gmax = fabs(mean);
+            if (sd > gmax) gmax = sd;
+            mean_energy += mean * mean * (double)ti->cols;
+            energy += (sd * sd + mean * mean) * (double)ti->cols;
+        }
+    }
+    nm->g = gmax > 0 && gmax < 3.0e38 ? (float)gmax : 1.0f;
+    nm->has_mean = energy > 0 && mean_energy > NQ_ROW_MEAN_SHARE * energy;
+    nq_row_scale_table(nm->g, nm->scale_tab);
+    return NQ_OK;
+}
+
+static void row_stats(nq_norm *nm, int64_t r, const float *w) {
+    double mean, sd;
+    row_moments(w, nm->cols, &mean, &sd);
+    nm->mean_h[r] = nm->has_mean ? nq_f32_to_f16((float)(mean / nm->g)) : 0;
+    double rest = sd; /* without a stored mean the scale covers the whole row */
+    if (!nm->has_mean) rest = sqrt(sd * sd + mean * mean);
+    nm->scale_q[r] = nq_row_scale_code(nm->scale_tab, rest > 0 ? rest : nm->g);
+}
+
 nq_status nq_norm_fit(const nq_model *m, int t, double outlier_fraction, nq_norm *nm, nq_err *e) {
     const nq_tensor_info *ti = nq_model_tensor(m, t);
     memset(nm, 0, sizeof *nm);
@@ -92,29 +147,12 @@ nq_status nq_norm_fit(const nq_model *m, int t, double outlier_fraction, nq_norm
     float *buf = malloc((size_t)(br * ti->cols) * sizeof *buf);
     double *var = calloc((size_t)ti->cols, sizeof *var);
     nm->mean_h = malloc((size_t)ti->rows * sizeof *nm->mean_h);
-    nm->scale_h = malloc((size_t)ti->rows * sizeof *nm->scale_h);
+    nm->scale_q = malloc((size_t)ti->rows * sizeof *nm->scale_q);
     nm->colfac = malloc((size_t)ti->cols * sizeof *nm->colfac);
     nq_status s = NQ_OK;
-    if (!buf || !var || !nm->mean_h || !nm->scale_h || !nm->colfac)
+    if (!buf || !var || !nm->mean_h || !nm->scale_q || !nm->colfac)
         s = nq_fail(e, NQ_E_NOMEM, "tensor '%s': out of memory in stage 1", ti->name);
-    /* Pass 1: g = largest row deviation or |mean|, so every stored f16 is <= 1. */
-    double gmax = 0;
-    for (int64_t r0 = 0; s == NQ_OK && r0 < ti->rows; r0 += br) {
-        int64_t n = ti->rows - r0 < br ? ti->rows - r0 : br;
-        if ((s = nq_model_read_rows(m, t, r0, n, buf, e))) break;
-        for (int64_t i = 0; i < n; i++) {
-            double mean, sd;
-            row_moments(buf + i * ti->cols, ti->cols, &mean, &sd);
-            if (!(sd < 1e300 && mean > -1e300 && mean < 1e300)) {
-                s = nq_fail(e, NQ_E_UNSUPPORTED, "tensor '%s': row %lld has non-finite values",
-                            ti->name, (long long)(r0 + i));
-                break;
-            }
-            if (fabs(mean) > gmax) gmax = fabs(mean);
-            if (sd > gmax) gmax = sd;
-        }
-    }
-    nm->g = gmax > 0 && gmax < 3.0e38 ? (float)gmax : 1.0f;
+    if (s == NQ_OK) s = fit_base(m, t, buf, br, nm, e);
     /* Pass 2: stored row stats and column variances of the standardized weights. */
     for (int64_t j = 0; s == NQ_OK && j < ti->cols; j++) nm->colfac[j] = 1.0f;
     for (int64_t r0 = 0; s == NQ_OK && r0 < ti->rows; r0 += br) {
@@ -122,7 +160,7 @@ nq_status nq_norm_fit(const nq_model *m, int t, double outlier_fraction, nq_norm
         if ((s = nq_model_read_rows(m, t, r0, n, buf, e))) break;
         for (int64_t i = 0; i < n; i++) {
             float *w = buf + i * ti->cols;
-            nq_norm_row_stats(w, ti->cols, nm->g, &nm->mean_h[r0 + i], &nm->scale_h[r0 + i]);
+            row_stats(nm, r0 + i, w);
             nq_norm_forward(nm, r0 + i, w, w);
             for (int64_t j = 0; j < ti->cols; j++) var[j] += (double)w[j] * w[j];
         }
@@ -159,6 +197,7 @@ nq_status nq_norm_part_read(const uint8_t *p, size_t n, int64_t cols, nq_norm *n
                        where, cnt, n);
     nm->cols = cols;
     nm->nout = (int)cnt;
+    nq_row_scale_table(nm->g, nm->scale_tab);
     nm->colfac = malloc((size_t)(cols ? cols : 1) * sizeof *nm->colfac);
     nm->out_col = malloc((cnt ? cnt : 1) * sizeof *nm->out_col);
     nm->out_fac_h = malloc((cnt ? cnt : 1) * sizeof *nm->out_fac_h);

@@ -27,9 +27,17 @@ typedef struct nv_tensor {
     int d, nstages, K[NQ_MAX_STAGES], bits[NQ_MAX_STAGES];
     int64_t scope_rows, ngroups;
     size_t code_bytes;
+    int has_mean;       /* CODES parts carry f16 row means */
+    int set;            /* model-wide codebook set used, -1: the tensor's own codebooks */
     int nparts, norm_part;
     nv_part *parts;
 } nv_tensor;
+
+/* A model-wide codebook set ("codebooks" in the manifest): one part per stage. */
+typedef struct nv_set {
+    int d, nstages, K[NQ_MAX_STAGES];
+    nv_part parts[NQ_MAX_STAGES];
+} nv_set;
 
 typedef struct nv_shard { uint64_t off, size; uint8_t sha[32]; } nv_shard;
 
@@ -40,6 +48,8 @@ typedef struct nv_file {
     int nshards;
     nv_shard *shards;
     nv_tensor *t; /* parallel to the model's tensors */
+    int nsets;
+    nv_set *sets;
 } nv_file;
 
 typedef struct reporter {
@@ -63,6 +73,7 @@ static void nv_free(void *p) {
     if (!f) return;
     free(f->manifest);
     free(f->shards);
+    free(f->sets);
     free(f->t); /* parts live in one block after the tensors */
     free(f);
 }
@@ -187,6 +198,7 @@ static int kind_from_name(const char *s) {
 static void parse_part(const cJSON *p, const nv_file *f, nv_part *out, const char *where, reporter *rep) {
     memset(out, 0, sizeof *out);
     out->kind = kind_from_name(str(p, "kind"));
+    if (out->kind == NQ_PART_SHARED) out->kind = -1; /* an in-memory kind, never in a file */
     const char *codec = str(p, "codec");
     out->codec = codec && !strcmp(codec, "zstd") ? NQ_CODEC_ZSTD : codec && !strcmp(codec, "none") ? NQ_CODEC_NONE : -1;
     uint64_t shard, off, a = 0, b = 0;
@@ -238,7 +250,8 @@ static int parse_shape(const cJSON *o, nq_tensor_info *ti) {
 
 /* Checks that the vq description and the parts agree: one norm part, a codebook per
  * (group, stage) of the right size, codes covering every row once, in order. */
-static void check_vq(const cJSON *o, const nq_tensor_info *ti, nv_tensor *vt, const char *where, reporter *rep) {
+static void check_vq(const cJSON *o, const nq_tensor_info *ti, nv_tensor *vt, const nv_file *f, const char *where,
+                     reporter *rep) {
     const cJSON *vq = cJSON_GetObjectItemCaseSensitive(o, "vq");
     const cJSON *K = cJSON_GetObjectItemCaseSensitive(vq, "K");
     uint64_t d, scope;
@@ -262,6 +275,27 @@ static void check_vq(const cJSON *o, const nq_tensor_info *ti, nv_tensor *vt, co
         vt->K[vt->nstages] = v;
         vt->bits[vt->nstages++] = b;
     }
+    const cJSON *rm = cJSON_GetObjectItemCaseSensitive(vq, "row_mean");
+    if (!cJSON_IsBool(rm)) { report(rep, where, "'vq' lacks boolean 'row_mean'"); vt->vq = -1; return; }
+    vt->has_mean = cJSON_IsTrue(rm);
+    vt->set = -1;
+    if (cJSON_GetObjectItemCaseSensitive(vq, "codebook_set")) {
+        uint64_t set;
+        if (!num_u64(vq, "codebook_set", &set) || set >= (uint64_t)f->nsets) {
+            report(rep, where, "'codebook_set' names no entry of 'codebooks'");
+            vt->vq = -1;
+            return;
+        }
+        const nv_set *cs = &f->sets[set];
+        if (cs->d != vt->d || cs->nstages != vt->nstages || memcmp(cs->K, vt->K, sizeof cs->K) ||
+            (ti->rows && scope != (uint64_t)ti->rows)) {
+            report(rep, where, "codebook set %llu has another shape (d, K) or the tensor is split in groups",
+                   (unsigned long long)set);
+            vt->vq = -1;
+            return;
+        }
+        vt->set = (int)set;
+    }
     int64_t nvec = (ti->cols + vt->d - 1) / vt->d;
     vt->code_bytes = nq_codes_row_bytes(nvec, vt->bits, vt->nstages);
     vt->ngroups = (ti->rows + vt->scope_rows - 1) / vt->scope_rows;
@@ -281,18 +315,18 @@ static void check_vq(const cJSON *o, const nq_tensor_info *ti, nv_tensor *vt, co
         } else if (p->kind == NQ_PART_CODES) {
             if (p->a != next_row || p->b <= p->a || p->b > ti->rows ||
                 p->a / vt->scope_rows != (p->b - 1) / vt->scope_rows ||
-                p->raw_size != (uint64_t)(p->b - p->a) * (4 + vt->code_bytes))
+                p->raw_size != nq_row_data_bytes(vt->has_mean, p->b - p->a) + (uint64_t)(p->b - p->a) * vt->code_bytes)
                 report(rep, where, "codes part %d (rows %lld..%lld) is out of order, crosses a group or has the wrong size",
                        i, (long long)p->a, (long long)p->b);
             next_row = p->b;
-        } else if (p->kind == NQ_PART_RAW) {
-            report(rep, where, "raw part in a vq tensor");
+        } else {
+            report(rep, where, "%s part in a vq tensor", nq_part_kind_names[p->kind]);
         }
     }
     if (vt->norm_part < 0) report(rep, where, "missing norm part");
     if (next_row != ti->rows) report(rep, where, "codes cover rows 0..%lld of %lld", (long long)next_row, (long long)ti->rows);
-    if (ncb != vt->ngroups * vt->nstages)
-        report(rep, where, "%lld codebook parts, expected %lld", (long long)ncb, (long long)(vt->ngroups * vt->nstages));
+    int64_t want = vt->set >= 0 ? 0 : vt->ngroups * vt->nstages;
+    if (ncb != want) report(rep, where, "%lld codebook parts, expected %lld", (long long)ncb, (long long)want);
 }
 
 static void check_raw(const nq_tensor_info *ti, nv_tensor *vt, const char *where, reporter *rep) {
@@ -344,7 +378,7 @@ static void parse_tensor(const cJSON *o, int i, nq_tensor_info *ti, nv_tensor *v
             report(rep, where, "vq tensor with non-float dtype %s", ti->dtype_name);
             vt->vq = -1;
         } else {
-            check_vq(o, ti, vt, where, rep);
+            check_vq(o, ti, vt, f, where, rep);
         }
     } else if (vt->vq == 0) {
         if (ti->dtype == NQ_DT_OTHER) { /* unknown element size: trust the parts' total */
@@ -359,6 +393,54 @@ static int name_dup(const nq_model *m, int upto, const char *name) {
     for (int i = 0; i < upto; i++)
         if (!strcmp(m->tensors[i].name, name)) return 1;
     return 0;
+}
+
+/* "codebooks": model-wide sets, each {"index", "d", "K", "parts": one codebook part per
+ * stage, a = set index, b = stage, raw_size = K_b * d * 2}. */
+static void parse_sets(const cJSON *root, nv_file *f, reporter *rep) {
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "codebooks");
+    if (!cJSON_IsArray(arr)) { report(rep, "manifest", "missing array 'codebooks'"); return; }
+    int n = cJSON_GetArraySize(arr), i = 0;
+    f->sets = calloc(n ? (size_t)n : 1, sizeof *f->sets);
+    if (!f->sets) { report(rep, "manifest", "out of memory"); return; }
+    for (const cJSON *o = arr->child; o; o = o->next, i++) {
+        char where[64];
+        snprintf(where, sizeof where, "codebook set %d", i);
+        nv_set *cs = &f->sets[i];
+        const cJSON *K = cJSON_GetObjectItemCaseSensitive(o, "K"), *parts = cJSON_GetObjectItemCaseSensitive(o, "parts");
+        uint64_t idx, d;
+        if (!num_u64(o, "index", &idx) || idx != (uint64_t)i || !num_u64(o, "d", &d) || d < 1 || d > 64 ||
+            !cJSON_IsArray(K) || cJSON_GetArraySize(K) < 1 || cJSON_GetArraySize(K) > NQ_MAX_STAGES ||
+            !cJSON_IsArray(parts) || cJSON_GetArraySize(parts) != cJSON_GetArraySize(K)) {
+            report(rep, where, "invalid index, d, K or parts");
+            continue;
+        }
+        cs->d = (int)d;
+        for (const cJSON *k = K->child; k; k = k->next) {
+            int v = cJSON_IsNumber(k) ? (int)k->valuedouble : 0, b = 0;
+            while (b < 17 && (1 << b) < v) b++;
+            if (v < 2 || v > 65536 || (1 << b) != v || (double)v != k->valuedouble) {
+                report(rep, where, "codebook size is not a power of two in 2..65536");
+                cs->nstages = 0;
+                break;
+            }
+            cs->K[cs->nstages++] = v;
+        }
+        int k = 0;
+        for (const cJSON *p = parts->child; p && cs->nstages; p = p->next, k++) {
+            char pw[96];
+            snprintf(pw, sizeof pw, "%s part %d", where, k);
+            nv_part *np = &cs->parts[k];
+            parse_part(p, f, np, pw, rep);
+            if (np->kind >= 0 && (np->kind != NQ_PART_CODEBOOK || np->a != i || np->b != k ||
+                                  np->raw_size != (uint64_t)cs->K[k] * cs->d * 2)) {
+                report(rep, pw, "must be the codebook of set %d stage %d (%d x %d f16)", i, k, cs->K[k], cs->d);
+                np->kind = -1;
+            }
+            if (np->kind < 0) cs->nstages = 0;
+        }
+    }
+    f->nsets = n;
 }
 
 static void parse_tensors(const cJSON *root, nq_model *m, nv_file *f, reporter *rep) {
@@ -398,6 +480,7 @@ static void parse_manifest(const char *text, size_t len, nq_model *m, nv_file *f
         report(rep, "manifest", "'version' must be %d", NQ_FORMAT_VERSION);
     if (!parse_hex32(str(root, "root_hash"), f->root)) report(rep, "manifest", "'root_hash' is not 64 hex digits");
     parse_shards(root, f, rep);
+    if (f->shards) parse_sets(root, f, rep);
     if (f->shards) parse_tensors(root, m, f, rep);
     cJSON_Delete(root);
 }
@@ -456,12 +539,17 @@ static void group_free(vq_group *g, int nstages) {
     g->group = -1;
 }
 
+/* Codebooks of one group: the tensor's own CODEBOOK parts of that group, or the parts of
+ * the model-wide set it names. */
 static nq_status group_load(const nq_model *m, int t, int64_t group, vq_group *g, nq_err *e) {
     const nv_tensor *vt = &nvf(m)->t[t];
     group_free(g, vt->nstages);
     nq_status st = NQ_OK;
-    for (int i = 0; i < vt->nparts && st == NQ_OK; i++) {
-        const nv_part *p = &vt->parts[i];
+    const nv_part *parts = vt->set >= 0 ? nvf(m)->sets[vt->set].parts : vt->parts;
+    int nparts = vt->set >= 0 ? vt->nstages : vt->nparts;
+    if (vt->set >= 0) group = vt->set; /* a set's parts carry a = set index */
+    for (int i = 0; i < nparts && st == NQ_OK; i++) {
+        const nv_part *p = &parts[i];
         if (p->kind != NQ_PART_CODEBOOK || p->a != group) continue;
         uint8_t *raw;
         if ((st = load_part(m, p, &raw, m->tensors[t].name, e))) break;
@@ -472,7 +560,7 @@ static nq_status group_load(const nq_model *m, int t, int64_t group, vq_group *g
         for (size_t j = 0; st == NQ_OK && j < n; j++) g->C[p->b][j] = nq_f16_to_f32((uint16_t)(raw[2 * j] | raw[2 * j + 1] << 8));
         free(raw);
     }
-    g->group = group;
+    g->group = vt->set >= 0 ? 0 : group;
     return st;
 }
 
@@ -484,12 +572,13 @@ static void decode_rows(const nv_tensor *vt, const nq_tensor_info *ti, const nq_
     const float *const *C = (const float *const *)g->C;
     for (int64_t r = r0; r < r1; r++) {
         int64_t i = r - p->a;
-        uint16_t mh = (uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8);
-        uint16_t sh = (uint16_t)(raw[2 * n + 2 * i] | raw[2 * n + 2 * i + 1] << 8);
-        nq_unpack_row(raw + 4 * n + (size_t)i * vt->code_bytes, nvec, vt->bits, vt->nstages, codes);
+        float mean = vt->has_mean ? nm->g * nq_f16_to_f32((uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8)) : 0.0f;
+        float scale = nm->scale_tab[raw[(vt->has_mean ? 2 * n : 0) + i]];
+        nq_unpack_row(raw + nq_row_data_bytes(vt->has_mean, n) + (size_t)i * vt->code_bytes, nvec, vt->bits,
+                      vt->nstages, codes);
         for (int64_t v = 0; v < nvec; v++)
             nq_vq_reconstruct(C, codes + v * vt->nstages, vt->nstages, vt->d, uhat + v * vt->d);
-        nq_norm_inverse(nm->g, mh, sh, nm->colfac, ti->cols, uhat, dst + (r - r0) * ti->cols);
+        nq_norm_inverse(mean, scale, nm->colfac, ti->cols, uhat, dst + (r - r0) * ti->cols);
     }
 }
 
@@ -511,7 +600,7 @@ static nq_status nv_read_rows_vq(const nq_model *m, int t, int64_t row0, int64_t
     for (int i = 0; i < vt->nparts && st == NQ_OK; i++) {
         const nv_part *p = &vt->parts[i];
         if (p->kind != NQ_PART_CODES || p->b <= row0 || p->a >= row0 + nrows) continue;
-        int64_t grp = p->a / vt->scope_rows;
+        int64_t grp = vt->set >= 0 ? 0 : p->a / vt->scope_rows;
         if (g.group != grp && (st = group_load(m, t, grp, &g, e))) break;
         if ((st = load_part(m, p, &raw, ti->name, e))) break;
         int64_t r0 = p->a > row0 ? p->a : row0, r1 = p->b < row0 + nrows ? p->b : row0 + nrows;
@@ -617,6 +706,15 @@ static void check_shard_hashes(const nq_reader *r, const nv_file *f, reporter *r
 /* Every part decompresses to its raw size; norm parts parse. */
 static void check_parts(const nq_model *m, reporter *rep) {
     const nv_file *f = nvf(m);
+    for (int k = 0; k < f->nsets; k++)
+        for (int i = 0; i < f->sets[k].nstages; i++) {
+            char where[64];
+            snprintf(where, sizeof where, "codebook set %d part %d", k, i);
+            uint8_t *raw;
+            nq_err e = {0};
+            if (load_part(m, &f->sets[k].parts[i], &raw, where, &e)) report(rep, where, "%s", e.msg);
+            else free(raw);
+        }
     for (int t = 0; t < m->ntensors; t++) {
         const nv_tensor *vt = &f->t[t];
         if (vt->vq < 0) continue;

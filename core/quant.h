@@ -6,15 +6,22 @@
 #include "novaq.h"
 
 /* ---- stage 1: distribution normalization (normalize.c)
- * w[i][j] = mean_i + scale_i * colfac_j * u[i][j], where
- *   mean_i  = g * f16(mean'_i), scale_i = g * f16(scale'_i)  (g: per-tensor f32 base)
+ * w[i][j] = mean_i + scale_i * (colfac_j * u[i][j])      (f32 arithmetic, this order)
+ *   mean_i  = g * f16(mean'_i) when the tensor stores row means, else 0
+ *   scale_i = nq_row_scale(g, q_i): a log-scale code, g * 2^((q_i - 239) / 16)
  *   colfac_j = f16 factor >= 1 for the outlier input channels, 1 elsewhere.
- * Per-row values travel with the codes of their rows; g and the outliers form the tensor's
- * NORM part: f32 g | u32 n | u32 col[n] | u16 f16 factor[n]  (little-endian). */
+ * Row means are stored only where they carry energy (NQ_ROW_MEAN_SHARE of the tensor's);
+ * per-row values travel with the codes of their rows; g and the outliers form the
+ * tensor's NORM part: f32 g | u32 n | u32 col[n] | u16 f16 factor[n]  (little-endian). */
+#define NQ_SCALE_TOP 239        /* code of scale == g; 16 codes (one octave) above it */
+#define NQ_ROW_MEAN_SHARE 0.01  /* keep row means if they hold > 1% of the squared weights */
 typedef struct nq_norm {
     int64_t rows, cols;
     float g;
-    uint16_t *mean_h, *scale_h; /* per row, f16 relative to g */
+    int has_mean;
+    uint16_t *mean_h;           /* per row, f16 relative to g (0 when !has_mean) */
+    uint8_t *scale_q;           /* per row, log-scale code */
+    float scale_tab[256];       /* nq_row_scale(g, q) for every q */
     int nout;
     uint32_t *out_col;
     uint16_t *out_fac_h;
@@ -23,18 +30,25 @@ typedef struct nq_norm {
 
 nq_status nq_norm_fit(const nq_model *m, int t, double outlier_fraction, nq_norm *nm, nq_err *e);
 void nq_norm_free(nq_norm *nm);
-/* Row statistics of one row, rounded as stored (used by fit and by the encoder). */
-void nq_norm_row_stats(const float *w, int64_t cols, float g, uint16_t *mean_h, uint16_t *scale_h);
+/* g * 2^((q - NQ_SCALE_TOP) / 16), computed with exact operations only (IEEE sqrt, products,
+ * ldexp), so every target gets the same float. */
+float nq_row_scale(float g, uint8_t q);
+void nq_row_scale_table(float g, float tab[256]);
+/* The code whose scale is nearest to s in ratio (ties to the lower code). */
+uint8_t nq_row_scale_code(const float tab[256], double s);
+float nq_norm_row_mean(const nq_norm *nm, int64_t row);
 /* w -> u for one row, using the stored (rounded) values. */
 void nq_norm_forward(const nq_norm *nm, int64_t row, const float *w, float *u);
-/* u -> w for one row given its stored f16 mean/scale. */
-void nq_norm_inverse(float g, uint16_t mean_h, uint16_t scale_h, const float *colfac,
-                     int64_t cols, const float *u, float *w);
+/* u -> w for one row given its mean and scale (as decoded). */
+void nq_norm_inverse(float mean, float scale, const float *colfac, int64_t cols, const float *u,
+                     float *w);
 size_t nq_norm_part_size(const nq_norm *nm);
 void nq_norm_part_write(const nq_norm *nm, uint8_t *out);
-/* Parse a NORM part; fills g, nout, out_col, out_fac_h and colfac (cols entries). */
+/* Parse a NORM part; fills g, scale_tab, nout, out_col, out_fac_h and colfac (cols entries). */
 nq_status nq_norm_part_read(const uint8_t *p, size_t n, int64_t cols, nq_norm *nm, const char *where,
                             nq_err *e);
+/* Bytes of per-row data in a CODES part of n rows: [f16 mean'[n]] | u8 scale code[n]. */
+static inline size_t nq_row_data_bytes(int has_mean, int64_t n) { return (size_t)n * (has_mean ? 3 : 1); }
 
 /* ---- stage 2: multi-stage vector codebooks (codebook.c) */
 /* k-means with k-means++ seeding and Lloyd iterations over n vectors of length d.
@@ -43,7 +57,7 @@ nq_status nq_kmeans(const float *X, int64_t n, int d, int K, int iters, uint64_t
                     nq_err *e);
 
 /* ---- codes layout (bitpack.c)
- * A CODES part for rows [a, b): f16 mean'[n] | f16 scale'[n] | n rows of packed codes.
+ * A CODES part for rows [a, b): [f16 mean'[n]] | u8 scale code[n] | n rows of packed codes.
  * Each row is ceil(nvec * sum(log2 K_s) / 8) bytes, starts byte-aligned, and holds for
  * each vector in order its stage codes s = 0..S-1, each log2 K_s bits, LSB first. */
 size_t nq_codes_row_bytes(int64_t nvec, const int *bits, int nstages);
@@ -59,4 +73,41 @@ void nq_vq_reconstruct(const float *const *C, const uint16_t *codes, int nstages
 uint64_t nq_rng_next(uint64_t *state);
 double nq_rng_uniform(uint64_t *state); /* [0, 1) with 53 bits */
 uint64_t nq_hash_str(const char *s, uint64_t h);
+/* ---- model-wide codebooks and calibration for the encoder (plan.c) */
+struct nq_plan {
+    int shared;                   /* C[] is the model-wide codebook set */
+    int d, nstages, K[NQ_MAX_STAGES];
+    float *C[NQ_MAX_STAGES];      /* f16-rounded centroids, K x d each */
+    uint8_t *raw[NQ_MAX_STAGES];  /* the same as stored: K x d little-endian f16 */
+    int64_t trained_vectors;
+    const nq_calib *calib;        /* borrowed, may be NULL */
+};
+/* Seed of codebook stage `stage` of group `group` (name "" and group 0 for the shared set). */
+uint64_t nq_stage_seed(const char *name, uint64_t seed, int64_t group, int stage);
+/* Train stage codebooks on X (n x d, consumed: left holding the last residuals); C[s] gets
+ * K_s x d f16-rounded centroids and raw[s] (if non-NULL) their f16 bytes. */
+nq_status nq_train_stages(float *X, int64_t n, const nq_settings *s, const char *name, int64_t group,
+                          float **C, uint8_t **raw, nq_err *e);
+
+/* ---- stage 3: output-aware refinement of one tensor (refine.c)
+ * With H the second moment of the layer's calibration inputs, the layer's output error for
+ * a row is e^T H e (e = w - w_hat). In the normalized space u = (w - mean) / (scale colfac)
+ * the same holds with H_u = F H F per row (times scale^2), so a row's codes are chosen
+ * GPTQ-style: vectors left to right, each chosen by the Mahalanobis distance of the block's
+ * inverse-Hessian Cholesky factor, and its error fed forward to the columns not yet coded. */
+typedef struct nq_refiner nq_refiner;
+/* H: cols x cols (f64, row-major). NQ_E_UNSUPPORTED if it cannot be factored even with
+ * growing damping (the caller then falls back to weight-space refinement). */
+nq_status nq_refiner_new(nq_refiner **out, const double *H, int64_t cols, const float *colfac, int d,
+                         double damp, const char *name, nq_err *e);
+void nq_refiner_free(nq_refiner *r);
+/* Precompute the codebooks in every block's whitened coordinates. */
+nq_status nq_refiner_set_codebooks(nq_refiner *r, const float *const *C, const int *K, int nstages,
+                                   nq_err *e);
+/* Codes (nvec x S) and reconstruction uhat (nvec*d) of one normalized row u (cols).
+ * Uses the refiner's scratch: one thread per refiner. */
+void nq_refine_row(nq_refiner *r, const float *u, uint16_t *codes, float *uhat);
+/* y = H x for the undamped H (f64 accumulation, fixed order). */
+void nq_refiner_hmul(const nq_refiner *r, const float *x, double *y);
+
 #endif

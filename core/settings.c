@@ -6,7 +6,8 @@
  *   "3"  : d=4, K={256,16}   -> 3.0
  *   "4"  : d=4, K={256,256}  -> 4.0
  * Codebooks, per-row scales and outlier data come on top and are counted in every
- * reported bits-per-weight figure (docs/FORMAT.md). */
+ * reported bits-per-weight figure (docs/FORMAT.md). Presets share one codebook set across
+ * the model (stored once) and refine with stage 3 where calibration statistics are given. */
 #include <stdio.h>
 #include <string.h>
 #include "novaq.h"
@@ -23,6 +24,10 @@ static void defaults(nq_settings *s) {
     s->train_vectors = 65536;
     s->zstd_level = 9;
     s->shard_max_bytes = 1900000;
+    s->share_codebooks = 1; /* per-tensor codebooks cost ~1 bit/weight on small tensors */
+    s->refine = 1;
+    s->damp = 0.01;
+    s->calib_tokens = 8192;
 }
 
 nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e) {
@@ -71,6 +76,12 @@ nq_status nq_settings_check(const nq_settings *s, nq_err *e) {
     if (s->train_vectors < 1) return nq_fail(e, NQ_E_ARG, "training vectors %d: must be >= 1", s->train_vectors);
     if (s->zstd_level < 0 || s->zstd_level > 22) return nq_fail(e, NQ_E_ARG, "zstd level %d: must be 0..22", s->zstd_level);
     if (s->shard_max_bytes < 4096) return nq_fail(e, NQ_E_ARG, "shard size %u: must be >= 4096 bytes", s->shard_max_bytes);
+    if (s->share_codebooks != 0 && s->share_codebooks != 1)
+        return nq_fail(e, NQ_E_ARG, "share_codebooks %d: must be 0 or 1", s->share_codebooks);
+    if (s->refine != 0 && s->refine != 1) return nq_fail(e, NQ_E_ARG, "refine %d: must be 0 or 1", s->refine);
+    if (!(s->damp >= 1e-6 && s->damp <= 10))
+        return nq_fail(e, NQ_E_ARG, "Hessian damping %g: must be 1e-6..10", s->damp);
+    if (s->calib_tokens < 1) return nq_fail(e, NQ_E_ARG, "calibration tokens %d: must be >= 1", s->calib_tokens);
     return NQ_OK;
 }
 

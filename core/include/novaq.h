@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 #define NQ_VERSION_STRING "0.1.0"
-#define NQ_FORMAT_VERSION 1
+#define NQ_FORMAT_VERSION 2
 
 /* ------------------------------------------------------------------ errors */
 
@@ -188,6 +188,12 @@ typedef struct nq_settings {
     int train_vectors;        /* cap on vectors sampled to train one codebook */
     int zstd_level;
     uint32_t shard_max_bytes; /* each shard (and so each part) at most this many bytes */
+    /* issue 4 (stage 3 and shared codebooks; see the stage-3 section below) */
+    int share_codebooks;      /* 1: one codebook set for the whole model (scope_rows 0 only) */
+    int refine;               /* stage 3: 1 = output-aware where calibration statistics exist,
+                                 weight-space scale refit elsewhere; 0 = stage 1+2 only */
+    double damp;              /* stage 3: Hessian damping, fraction of its mean diagonal */
+    int calib_tokens;         /* stage 3: calibration tokens used at most (callers' cap) */
 } nq_settings;
 
 /* Defaults for a bits preset ("1.5", "2", "3", "4"); see docs/FORMAT.md for the table. */
@@ -198,7 +204,10 @@ double nq_settings_code_bits(const nq_settings *s);
 
 /* --------------------------------------------------------------- encoding */
 
-enum { NQ_PART_RAW = 0, NQ_PART_NORM, NQ_PART_CODEBOOK, NQ_PART_CODES, NQ_PART_KIND_COUNT };
+/* NQ_PART_SHARED: a stage of the model-wide codebook set (a = set, b = stage), carried by
+ * every tensor encoded with it; the container stores it once (docs/FORMAT.md). */
+enum { NQ_PART_RAW = 0, NQ_PART_NORM, NQ_PART_CODEBOOK, NQ_PART_CODES, NQ_PART_SHARED,
+       NQ_PART_KIND_COUNT };
 enum { NQ_CODEC_NONE = 0, NQ_CODEC_ZSTD = 1 };
 
 /* One stored payload of a tensor. data holds the stored (maybe compressed) bytes. */
@@ -383,6 +392,35 @@ typedef struct nq_eval_sums {
 } nq_eval_sums;
 nq_status nq_llama_eval_window(nq_llama_state *a, nq_llama_state *b, const int32_t *tokens, int ctx,
                                nq_eval_sums *sums, nq_err *e);
+
+/* ------------------------- stage 3 and shared codebooks (calib.c, refine.c, issue 4) */
+
+/* Calibration statistics: for each linear layer of a LLaMA-family model, the second moment
+ * H = sum over calibration tokens of x x^T of its input x (cols x cols, f64), gathered
+ * through the forward-pass hooks on the original (teacher) model. Layers that share an
+ * input (q/k/v, gate/up) share one matrix. Memory: sum of cols^2 * 8 bytes over sites. */
+typedef struct nq_calib nq_calib;
+/* Run the windows of tokens (ctx tokens each, at most max_tokens in all, in order) through l
+ * and accumulate H for every linear input site. Deterministic: fixed summation order. */
+nq_status nq_calib_collect(nq_calib **out, const nq_llama *l, const int32_t *tokens, size_t ntok,
+                           int ctx, int max_tokens, nq_err *e);
+void nq_calib_free(nq_calib *c);
+int64_t nq_calib_tokens(const nq_calib *c);
+/* H for model tensor t (cols x cols, row-major) and its column count, or NULL. */
+const double *nq_calib_hessian(const nq_calib *c, int t, int64_t *cols);
+
+/* What every tensor encode shares: the model-wide codebook set (when s->share_codebooks)
+ * and the calibration statistics (borrowed; may be NULL). Built once, read-only after:
+ * any number of threads may encode with one plan. */
+typedef struct nq_plan nq_plan;
+nq_status nq_plan_build(nq_plan **out, const nq_model *m, const nq_settings *s,
+                        const nq_calib *calib, nq_err *e);
+void nq_plan_free(nq_plan *p);
+/* nq_encode_tensor with a plan. nq_encode_tensor(m, t, s, ...) equals this with a plan
+ * built from (m, s, NULL) for that one call: same bytes, but it trains the shared codebook
+ * again on every call, so callers encoding many tensors should build the plan once. */
+nq_status nq_encode_tensor_plan(const nq_model *m, int t, const nq_settings *s,
+                                const nq_plan *p, nq_encoded **out, nq_err *e);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,136 @@
+/* plan.c - what all tensor encodes of one model share: the model-wide codebook set
+ * (stage 2 trained once on a bounded, deterministic sample of every quantizable tensor)
+ * and the calibration statistics of stage 3.
+ *
+ * Sample: tensor t contributes about train_vectors * weights_t / weights_total vectors
+ * (at least one row), from evenly spaced rows; each row is divided by its root mean square
+ * (the stage-1 scale of a row without a stored mean) and cut into zero-padded d-vectors.
+ * Tensors are visited in model order, so the sample, and with it the codebooks, depend
+ * only on the model's bytes and the settings. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels.h"
+#include "quant.h"
+
+uint64_t nq_stage_seed(const char *name, uint64_t seed, int64_t group, int stage) {
+    uint64_t h = nq_hash_str(name, 0xcbf29ce484222325ull ^ seed);
+    return h ^ ((uint64_t)group * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)(stage + 1) << 56);
+}
+
+nq_status nq_train_stages(float *X, int64_t n, const nq_settings *s, const char *name, int64_t group,
+                          float **C, uint8_t **raw, nq_err *e) {
+    int d = s->d;
+    for (int st = 0; st < s->nstages; st++) {
+        int K = s->K[st];
+        nq_status rc = nq_kmeans(X, n, d, K, s->kmeans_iters, nq_stage_seed(name, s->seed, group, st), C[st], e);
+        if (rc) return rc;
+        for (int64_t i = 0; i < (int64_t)K * d; i++) { /* stored fp16: encode with what is stored */
+            uint16_t h = nq_f32_to_f16(C[st][i]);
+            if (raw) { raw[st][2 * i] = (uint8_t)h; raw[st][2 * i + 1] = (uint8_t)(h >> 8); }
+            C[st][i] = nq_f16_to_f32(h);
+        }
+        for (int64_t i = 0; i < n; i++) { /* residuals for the next stage */
+            float *x = X + i * d;
+            int c = nq_k_nearest(x, C[st], K, d, NULL);
+            for (int j = 0; j < d; j++) x[j] -= C[st][(int64_t)c * d + j];
+        }
+    }
+    return NQ_OK;
+}
+
+void nq_plan_free(nq_plan *p) {
+    if (!p) return;
+    for (int s = 0; s < NQ_MAX_STAGES; s++) { free(p->C[s]); free(p->raw[s]); }
+    free(p);
+}
+
+/* Rows sampled from tensor t for a share of `want` vectors. */
+static int64_t sample_rows(const nq_tensor_info *ti, int d, double want) {
+    int64_t nvec = (ti->cols + d - 1) / d, rows = (int64_t)ceil(want / (double)nvec);
+    if (rows < 1) rows = 1;
+    return rows > ti->rows ? ti->rows : rows;
+}
+
+static void rms_vectors(const float *w, int64_t cols, int d, float *X) {
+    double sq = 0;
+    for (int64_t j = 0; j < cols; j++) sq += (double)w[j] * w[j];
+    double rms = cols ? sqrt(sq / (double)cols) : 0;
+    float inv = rms > 0 && rms < 1e300 ? (float)(1.0 / rms) : 0.0f;
+    int64_t nvec = (cols + d - 1) / d;
+    for (int64_t k = 0; k < nvec * d; k++) X[k] = k < cols ? w[k] * inv : 0.0f;
+}
+
+static nq_status shared_sample(const nq_model *m, const nq_settings *s, float **X, int64_t *n, nq_err *e) {
+    int nt = nq_model_tensor_count(m), d = s->d;
+    double total = 0;
+    int64_t count = 0;
+    for (int t = 0; t < nt; t++)
+        if (nq_should_quantize(m, t, s)) total += (double)nq_model_tensor(m, t)->rows * nq_model_tensor(m, t)->cols;
+    for (int t = 0; t < nt; t++) {
+        if (!nq_should_quantize(m, t, s)) continue;
+        const nq_tensor_info *ti = nq_model_tensor(m, t);
+        count += sample_rows(ti, d, s->train_vectors * ((double)ti->rows * ti->cols / total)) * ((ti->cols + d - 1) / d);
+    }
+    float *x = malloc((size_t)(count ? count : 1) * d * sizeof *x);
+    if (!x) return nq_fail(e, NQ_E_NOMEM, "shared codebook: out of memory for %lld sample vectors", (long long)count);
+    int64_t at = 0;
+    for (int t = 0; t < nt; t++) {
+        if (!nq_should_quantize(m, t, s)) continue;
+        const nq_tensor_info *ti = nq_model_tensor(m, t);
+        int64_t take = sample_rows(ti, d, s->train_vectors * ((double)ti->rows * ti->cols / total));
+        int64_t nvec = (ti->cols + d - 1) / d;
+        float *w = malloc((size_t)ti->cols * sizeof *w);
+        if (!w) { free(x); return nq_fail(e, NQ_E_NOMEM, "shared codebook: out of memory"); }
+        for (int64_t i = 0; i < take; i++) {
+            nq_status rc = nq_model_read_rows(m, t, i * ti->rows / take, 1, w, e);
+            if (rc) { free(w); free(x); return rc; }
+            rms_vectors(w, ti->cols, d, x + at * d);
+            at += nvec;
+        }
+        free(w);
+    }
+    *X = x;
+    *n = at;
+    return NQ_OK;
+}
+
+static int finite_all(const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!(x[i] > -3e38f && x[i] < 3e38f)) return 0;
+    return 1;
+}
+
+nq_status nq_plan_build(nq_plan **out, const nq_model *m, const nq_settings *s, const nq_calib *calib, nq_err *e) {
+    *out = NULL;
+    nq_status st = nq_settings_check(s, e);
+    if (st) return st;
+    nq_plan *p = calloc(1, sizeof *p);
+    if (!p) return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    p->calib = calib;
+    p->d = s->d;
+    p->nstages = s->nstages;
+    memcpy(p->K, s->K, sizeof p->K);
+    if (!s->share_codebooks || s->scope_rows) { *out = p; return NQ_OK; }
+    float *X = NULL;
+    int64_t n = 0;
+    st = shared_sample(m, s, &X, &n, e);
+    if (st == NQ_OK && !finite_all(X, n * s->d)) { /* such tensors are kept raw anyway */
+        int64_t k = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (finite_all(X + i * s->d, s->d)) memmove(X + (k++) * s->d, X + i * s->d, (size_t)s->d * sizeof *X);
+        n = k;
+    }
+    for (int i = 0; st == NQ_OK && i < s->nstages; i++) {
+        p->C[i] = malloc((size_t)s->K[i] * s->d * sizeof(float));
+        p->raw[i] = malloc((size_t)s->K[i] * s->d * 2);
+        if (!p->C[i] || !p->raw[i]) st = nq_fail(e, NQ_E_NOMEM, "out of memory");
+    }
+    if (st == NQ_OK) st = nq_train_stages(X, n, s, "", 0, p->C, p->raw, e);
+    free(X);
+    if (st) { nq_plan_free(p); return st; }
+    p->shared = 1;
+    p->trained_vectors = n;
+    *out = p;
+    return NQ_OK;
+}
