@@ -276,12 +276,11 @@ static int apply(cfg *c, const cfg_item *it, nq_settings *s) {
     else if (!strcmp(k, "model.compression.quantize_embeddings")) { rc = boolean(c, it, &b); s->quantize_embeddings = b; }
     else if (!strcmp(k, "model.compression.quantize_lm_head")) { rc = boolean(c, it, &b); s->quantize_lm_head = b; }
     else if (!strcmp(k, "normalization.outlier_threshold")) { rc = num(c, it, 0, 0, 0.5, 0, &x); s->outlier_fraction = x; }
-    else if (!strcmp(k, "refinement.enabled")) {
-        rc = boolean(c, it, &b);
-        if (!rc && b)
-            rc = nq_fail(c->e, NQ_E_UNSUPPORTED, "%s:%d: refinement.enabled: stage 3 refinement "
-                         "is not available in this build", c->path, it->line);
-    } else if (!strcmp(k, "output.shard_size_bytes")) { rc = num(c, it, 0, 4096, 4e9, 1, &x); s->shard_max_bytes = (uint32_t)x; }
+    else if (!strcmp(k, "model.compression.share_codebooks")) { rc = boolean(c, it, &b); s->share_codebooks = b; }
+    else if (!strcmp(k, "refinement.enabled")) { rc = boolean(c, it, &b); s->refine = b; }
+    else if (!strcmp(k, "refinement.damping")) { rc = num(c, it, 0, 1e-6, 10, 0, &x); s->damp = x; }
+    else if (!strcmp(k, "refinement.calibration_tokens")) { rc = num(c, it, 0, 1, 1e9, 1, &x); s->calib_tokens = (int)x; }
+    else if (!strcmp(k, "output.shard_size_bytes")) { rc = num(c, it, 0, 4096, 4e9, 1, &x); s->shard_max_bytes = (uint32_t)x; }
     else if (!strcmp(k, "output.zstd_level")) { rc = num(c, it, 0, 0, 22, 1, &x); s->zstd_level = (int)x; }
     else if (it->line)
         rc = nq_fail(c->e, NQ_E_ARG, "%s:%d: unknown key '%s'", c->path, it->line, it->key);
