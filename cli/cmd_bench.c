@@ -550,7 +550,9 @@ static int generate(loaded *m, nq_tokenizer *tk, const bench_opts *o, nq_err *e)
              nq_llama_forward(s, ids, (int)np - 1, NULL, NULL, e) ||
              nq_llama_forward(s, ids + np - 1, 1, logits, NULL, e);
     fwrite(o->prompt, 1, strlen(o->prompt), stdout);
-    for (int i = 0; i < o->n && !rc; i++) {
+    double t0 = cli_now();
+    int made = 0;
+    for (int i = 0; i < o->n && !rc; i++, made++) {
         int32_t next = pick(logits, V, o, &rng, scratch);
         if (next == eos) break;
         char *piece = NULL;
@@ -561,6 +563,9 @@ static int generate(loaded *m, nq_tokenizer *tk, const bench_opts *o, nq_err *e)
         if (i + 1 < o->n) rc = nq_llama_forward(s, &next, 1, logits, NULL, e) != NQ_OK;
     }
     putchar('\n');
+    double secs = cli_now() - t0;
+    fprintf(stderr, "novaq: %zu prompt + %d generated tokens, %.1f tokens/s after the prompt (kernel %s)\n", np,
+            made, secs > 0 ? made / secs : 0.0, nq_llama_kernel_name(m->llama));
     nq_llama_state_free(s);
     free(logits); free(scratch); free(ids);
     return rc;
