@@ -191,8 +191,35 @@ AVX_FN static float dot_avx(const float *x, const float *w, int n) {
     return reduce8(l);
 }
 
+/* One row of x (token-by-token decoding): half the work of the two-row tile. */
+AVX_FN static void tile_avx_1(float *y, const float *const *xr, const float *const *wr, int nw, int n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    const float *x0 = xr[0], *w0 = wr[0], *w1 = wr[1], *w2 = wr[2], *w3 = wr[3];
+    int n8 = n & ~7;
+    for (int j = 0; j < n8; j += 8) {
+        __m256 v0 = _mm256_loadu_ps(x0 + j);
+        a0 = _mm256_add_ps(a0, _mm256_mul_ps(v0, _mm256_loadu_ps(w0 + j)));
+        a1 = _mm256_add_ps(a1, _mm256_mul_ps(v0, _mm256_loadu_ps(w1 + j)));
+        a2 = _mm256_add_ps(a2, _mm256_mul_ps(v0, _mm256_loadu_ps(w2 + j)));
+        a3 = _mm256_add_ps(a3, _mm256_mul_ps(v0, _mm256_loadu_ps(w3 + j)));
+    }
+    if (n == n8 && nw == TW) {
+        __m256 r0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+        _mm_storeu_ps(y, _mm_add_ps(_mm256_castps256_ps128(r0), _mm256_extractf128_ps(r0, 1)));
+        return;
+    }
+    float l[TX][TW][8];
+    _mm256_storeu_ps(l[0][0], a0); _mm256_storeu_ps(l[0][1], a1);
+    _mm256_storeu_ps(l[0][2], a2); _mm256_storeu_ps(l[0][3], a3);
+    store_tile(y, 0, l, xr, wr, 1, nw, n);
+}
+
 AVX_FN static void tile_avx(float *y, int ldy, const float *const *xr, const float *const *wr, int nx,
                             int nw, int n) {
+    if (nx == 1) {
+        tile_avx_1(y, xr, wr, nw, n);
+        return;
+    }
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
     __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
     const float *x0 = xr[0], *x1 = xr[1], *w0 = wr[0], *w1 = wr[1], *w2 = wr[2], *w3 = wr[3];
