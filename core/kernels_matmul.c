@@ -135,25 +135,24 @@ static float dot_v4(const float *x, const float *w, int n) {
     return reduce8(l);
 }
 
-static void tile_v4(float *y, int ldy, const float *const *xr, const float *const *wr, int nx, int nw,
-                    int n) {
+/* rows (1 or 2, a constant after inlining) rows of x against 4 rows of w. */
+static inline void tile_v4_rows(float *y, int ldy, const float *const *xr, const float *const *wr, int rows,
+                                int nw, int n) {
     v4 acc[TX][TW][2];
     for (int a = 0; a < TX; a++)
         for (int b = 0; b < TW; b++) acc[a][b][0] = acc[a][b][1] = V_ZERO();
     int n8 = n & ~7;
     for (int j = 0; j < n8; j += 8) {
-        v4 x0l = V_LOAD(xr[0] + j), x0h = V_LOAD(xr[0] + j + 4);
-        v4 x1l = V_LOAD(xr[1] + j), x1h = V_LOAD(xr[1] + j + 4);
-        for (int b = 0; b < TW; b++) {
-            v4 wl = V_LOAD(wr[b] + j), wh = V_LOAD(wr[b] + j + 4);
-            acc[0][b][0] = V_ADD(acc[0][b][0], V_MUL(x0l, wl));
-            acc[0][b][1] = V_ADD(acc[0][b][1], V_MUL(x0h, wh));
-            acc[1][b][0] = V_ADD(acc[1][b][0], V_MUL(x1l, wl));
-            acc[1][b][1] = V_ADD(acc[1][b][1], V_MUL(x1h, wh));
+        for (int a = 0; a < rows; a++) {
+            v4 xl = V_LOAD(xr[a] + j), xh = V_LOAD(xr[a] + j + 4);
+            for (int b = 0; b < TW; b++) {
+                acc[a][b][0] = V_ADD(acc[a][b][0], V_MUL(xl, V_LOAD(wr[b] + j)));
+                acc[a][b][1] = V_ADD(acc[a][b][1], V_MUL(xh, V_LOAD(wr[b] + j + 4)));
+            }
         }
     }
     if (n == n8 && nw == TW) { /* no tail: reduce four outputs at once, same order */
-        for (int a = 0; a < nx; a++) {
+        for (int a = 0; a < rows; a++) {
             v4 lo = reduce4x4(acc[a][0][0], acc[a][1][0], acc[a][2][0], acc[a][3][0]);
             v4 hi = reduce4x4(acc[a][0][1], acc[a][1][1], acc[a][2][1], acc[a][3][1]);
             V_STORE(y + a * ldy, V_ADD(lo, hi));
@@ -161,12 +160,18 @@ static void tile_v4(float *y, int ldy, const float *const *xr, const float *cons
         return;
     }
     float l[TX][TW][8];
-    for (int a = 0; a < TX; a++)
+    for (int a = 0; a < rows; a++)
         for (int b = 0; b < TW; b++) {
             V_STORE(l[a][b], acc[a][b][0]);
             V_STORE(l[a][b] + 4, acc[a][b][1]);
         }
-    store_tile(y, ldy, l, xr, wr, nx, nw, n);
+    store_tile(y, ldy, l, xr, wr, rows, nw, n);
+}
+
+static void tile_v4(float *y, int ldy, const float *const *xr, const float *const *wr, int nx, int nw,
+                    int n) {
+    if (nx == 1) tile_v4_rows(y, ldy, xr, wr, 1, nw, n); /* token-by-token decoding */
+    else tile_v4_rows(y, ldy, xr, wr, 2, nw, n);
 }
 
 static void matmul_v4(float *y, int ldy, const float *x, int ldx, const float *w, int ldw, int T,
