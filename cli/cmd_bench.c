@@ -169,6 +169,13 @@ static int load(const char *path, const bench_opts *o, const char *fallback, loa
     return 0;
 }
 
+/* Bytes of every file the model was read from. */
+static double model_bytes(const loaded *lm) {
+    double b = 0;
+    for (int i = 0; i < lm->cm.nreaders; i++) b += (double)lm->cm.readers[i].size;
+    return b;
+}
+
 static int load_tokenizer(const bench_opts *o, const char *model_path, nq_tokenizer **tok, nq_err *e) {
     char *p = o->tokenizer ? NULL : beside(model_path, "tokenizer.json");
     const char *path = o->tokenizer ? o->tokenizer : p;
@@ -443,6 +450,9 @@ int cmd_benchmark(int argc, char **argv) {
             cJSON *jc = cJSON_AddObjectToObject(j, "compressed");
             cJSON_AddStringToObject(jc, "model", o.model);
             cJSON_AddNumberToObject(jc, "perplexity", ppl_c);
+            cJSON_AddNumberToObject(jc, "bytes", model_bytes(&comp));
+            cJSON_AddNumberToObject(jc, "bits_per_weight", 8.0 * model_bytes(&comp) / (double)comp.params);
+            cJSON_AddNumberToObject(jo, "bytes", model_bytes(&orig));
             cJSON_AddNumberToObject(j, "ppl_ratio", ppl_c / ppl_o);
             cJSON_AddNumberToObject(j, "kl_mean", s.kl / n);
             cJSON_AddNumberToObject(j, "top1_agreement", (double)s.agree / n);
@@ -457,7 +467,9 @@ int cmd_benchmark(int argc, char **argv) {
             cJSON_AddNumberToObject(j, "seconds", secs);
             print_json(j);
         } else {
-            printf("original     %s\ncompressed   %s\n", o.original, o.model);
+            printf("original     %s (%.0f bytes)\n", o.original, model_bytes(&orig));
+            printf("compressed   %s (%.0f bytes, %.3f bits/weight over the whole file)\n", o.model,
+                   model_bytes(&comp), 8.0 * model_bytes(&comp) / (double)comp.params);
             printf("windows      %d x %d tokens (%lld predicted)\n", nwin, ctx, (long long)s.ntok);
             printf("perplexity   original %.4f   compressed %.4f   ratio %.4f\n", ppl_o, ppl_c, ppl_c / ppl_o);
             printf("KL(original || compressed)   %.5f nats/token (mean)\n", s.kl / n);
