@@ -9,11 +9,11 @@
  * F32, F16, BF16 and Q8_0 tensors read as f32 rows; every other ggml type is listed with its
  * name (NQ_DT_OTHER) and its bytes can be copied, never decoded.
  *
- * Tensors come out in the Hugging Face layout the rest of NOVAQ (llama.c) expects: shapes
- * outermost first, llama.cpp names mapped back (blk.N.attn_q.weight ->
- * model.layers.N.self_attn.q_proj.weight, ...), and for architecture "llama" the row
- * permutation llama.cpp's converter applies to Q and K (so its rotary embedding can pair
- * adjacent elements) undone on read. Unknown names are kept as they are. */
+ * Shapes come out outermost first. For architecture "llama", tensors come out in the
+ * Hugging Face layout the rest of NOVAQ (llama.c) expects: llama.cpp names mapped back
+ * (blk.N.attn_q.weight -> model.layers.N.self_attn.q_proj.weight, ...; unknown names kept)
+ * and the row permutation llama.cpp's converter applies to Q and K (so its rotary embedding
+ * can pair adjacent elements) undone on read. Other architectures keep llama.cpp's names. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -616,14 +616,15 @@ static nq_status parse_header(gg_cur *c, uint64_t *nt, uint64_t *nkv) {
     return NQ_OK;
 }
 
-/* Tensor infos into m (names mapped), qk marks Q/K tensors. */
-static nq_status parse_tensors(gg_cur *c, nq_model *m, gg_impl *g, int *qk) {
+/* Tensor infos into m; names mapped to Hugging Face names if map_names (qk then marks the
+ * Q/K tensors), else kept. */
+static nq_status parse_tensors(gg_cur *c, nq_model *m, gg_impl *g, int map_names, int *qk) {
     nq_status s = NQ_OK;
     for (int i = 0; i < m->ntensors && s == NQ_OK; i++) {
         char *ggname = NULL;
         s = parse_tensor_info(c, (uint64_t)i, &m->tensors[i], &g->t[i], &ggname);
         if (s == NQ_OK) {
-            m->tensors[i].name = hf_name(ggname, &qk[i]);
+            m->tensors[i].name = map_names ? hf_name(ggname, &qk[i]) : nq_strdup(ggname);
             if (!m->tensors[i].name) s = nq_fail(c->e, NQ_E_NOMEM, "out of memory");
         } else if (ggname) {
             m->tensors[i].name = ggname; /* freed with the model */
@@ -662,7 +663,10 @@ nq_status nq_gguf_open(nq_model **out, const nq_reader *r, nq_err *e) {
         if (!m || !g || !g->t || !qk) s = nq_fail(e, NQ_E_NOMEM, "out of memory");
         if (m) { m->ops = &gg_ops; m->impl = g; g = NULL; }
     }
-    if (s == NQ_OK) s = parse_tensors(c, m, m->impl, qk);
+    /* Only for "llama" is the whole layout known (names, and the Q/K order undone below);
+     * other architectures keep llama.cpp's names rather than HF names on rows that may be
+     * ordered differently from the HF checkpoint. */
+    if (s == NQ_OK) s = parse_tensors(c, m, m->impl, !strcmp(meta_arch(meta), "llama"), qk);
     if (s == NQ_OK) {
         uint64_t data_start = (c->pos + align - 1) / align * align;
         s = place_tensors(m, c->name, data_start, align, e);

@@ -237,7 +237,7 @@ static void test_unpermute(void) {
     float z[16] = {0};
     f32s(&c, z, 16);
     expect_fail(&c, NQ_E_FORMAT, "head_count", "missing head_count");
-    /* other architectures keep their rows as stored */
+    /* other architectures keep their rows (and llama.cpp names) as stored */
     buf d = {0};
     header(&d, 1, 1);
     kv_str(&d, "general.architecture", "qwen2");
@@ -247,6 +247,7 @@ static void test_unpermute(void) {
     f32s(&d, z, 16);
     CHECK_OK(open_buf(&d, &m, &e_));
     if (m) {
+        CHECK(!strcmp(nq_model_tensor(m, 0)->name, "blk.0.attn_q.weight")); /* names kept */
         float v[16];
         CHECK_OK(nq_model_read_rows(m, 0, 0, 8, v, &e_));
         CHECK(!memcmp(v, z, sizeof v));
@@ -285,7 +286,8 @@ static void test_unpermute(void) {
 
 static void test_unsupported_type(void) {
     buf b = {0};
-    header(&b, 2, 0);
+    header(&b, 2, 1);
+    kv_str(&b, "general.architecture", "llama");
     uint64_t ne[2] = {256, 2}, ne8[1] = {64};
     tinfo(&b, "blk.0.ffn_up.weight", 2, ne, 12 /* Q4_K */, 0);
     tinfo(&b, "blk.0.ffn_norm.weight", 1, ne8, 8 /* Q8_0 */, 288);
@@ -374,7 +376,8 @@ static void test_malformed(void) {
     b.n = 0; header(&b, 2, 0); tinfo(&b, "x", 1, (uint64_t[1]){16}, 0, 0);
     tinfo(&b, "y", 1, ne, 0, 32); pad(&b, 32); f32s(&b, (float[24]){0}, 24);
     expect_fail(&b, NQ_E_FORMAT, "overlap", "overlapping tensors");
-    b.n = 0; header(&b, 2, 0); tinfo(&b, "blk.1.ffn_up.weight", 1, ne, 0, 0);
+    b.n = 0; header(&b, 2, 1); kv_str(&b, "general.architecture", "llama");
+    tinfo(&b, "blk.1.ffn_up.weight", 1, ne, 0, 0);
     tinfo(&b, "model.layers.1.mlp.up_proj.weight", 1, ne, 0, 32); pad(&b, 32); f32s(&b, (float[16]){0}, 16);
     expect_fail(&b, NQ_E_FORMAT, "appears twice", "duplicate name after mapping");
     b.n = 0; header(&b, 1, 0); tinfo(&b, "", 1, ne, 0, 0); pad(&b, 32); f32s(&b, (float[4]){0}, 4);

@@ -300,10 +300,11 @@ nq_status nq_tokenizer_decode(const nq_tokenizer *t, const int32_t *ids, size_t 
 
 /* ------------------------------------------------ GGUF (gguf.c, issue 7) */
 
-/* A GGUF v2/v3 file (llama.cpp) as a model. Names and shapes come out in the Hugging Face
- * layout (token_embd.weight -> model.embed_tokens.weight, blk.N.attn_q.weight ->
- * model.layers.N.self_attn.q_proj.weight, ...; shapes outermost first), and for architecture
- * "llama" the Q/K row permutation of llama.cpp's converter is undone on read. F32, F16, BF16
+/* A GGUF v2/v3 file (llama.cpp) as a model; shapes outermost first. For architecture
+ * "llama", names and layout are Hugging Face's (token_embd.weight ->
+ * model.embed_tokens.weight, blk.N.attn_q.weight -> model.layers.N.self_attn.q_proj.weight,
+ * ...; the Q/K row permutation of llama.cpp's converter undone on read); other architectures
+ * keep llama.cpp's names. F32, F16, BF16
  * and Q8_0 read as f32 rows; other ggml types are listed (NQ_DT_OTHER, dtype_name "Q4_K"...).
  * Metadata key/values are the model's metadata JSON (arrays over 64 items summarized). */
 nq_status nq_gguf_open(nq_model **out, const nq_reader *r, nq_err *e);
