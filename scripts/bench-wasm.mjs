@@ -1,5 +1,5 @@
-// bench-wasm.mjs - wasm SIMD vs wasm scalar encode throughput in Node (one instance, one
-// thread), on every tensor of a model, with one preset. Prints one line per build.
+// bench-wasm.mjs - wasm SIMD vs wasm scalar compression throughput in Node (one instance, one
+// thread): plan (shared codebooks) + every tensor of a model, with one preset. Prints one line per build.
 //   node scripts/bench-wasm.mjs [model.safetensors] [preset]
 import path from 'node:path';
 import { createNovaqNode, fileReaderNode } from '../wasm/novaq-node.mjs';
@@ -16,7 +16,9 @@ for (const simd of [true, false]) {
   const weights = ts.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
   const t0 = performance.now(), c0 = process.cpuUsage();
   let bytes = 0;
-  for (let t = 0; t < ts.length; t++) bytes += nq.encodeTensor(m, t, s).length;
+  const plan = nq.plan(m, s); // shared codebooks, as the CLI and the page do once per model
+  for (let t = 0; t < ts.length; t++) bytes += nq.encodeTensor(m, t, s, plan).length;
+  plan.free();
   const sec = (performance.now() - t0) / 1000, cu = process.cpuUsage(c0), cpu = (cu.user + cu.system) / 1e6;
   // CPU seconds as well as wall: on a shared machine the wall clock measures the neighbours too.
   console.log(`wasm ${nq.kernelVariant.padEnd(13)} preset ${preset}: ${weights} weights in ${sec.toFixed(2)} s wall = ` +

@@ -195,9 +195,18 @@ class Novaq {
     return new Settings(this, p);
   }
 
-  // ---- encoding: one tensor -> serialized bytes (portable to another instance)
-  encodeTensor(model, t, settings) {
-    const enc = this.f.nqw_encode_tensor(this.ctx, model.ptr, t, settings.ptr);
+  // ---- the model-wide plan (shared codebooks), built once per model and settings; every
+  // instance that encodes builds its own (deterministic, so identical everywhere)
+  plan(model, settings) {
+    const p = this.f.nqw_plan_build(this.ctx, model.ptr, settings.ptr);
+    if (!p) this.fail(model.readers.find((r) => r.lastError));
+    return { ptr: p, free: () => this.f.nqw_plan_free(p) };
+  }
+
+  // ---- encoding: one tensor -> serialized bytes (portable to another instance). Without a
+  // plan the core trains the shared codebooks again for this one call (same bytes, slow).
+  encodeTensor(model, t, settings, plan = null) {
+    const enc = this.f.nqw_encode_tensor(this.ctx, model.ptr, t, settings.ptr, plan ? plan.ptr : 0);
     if (!enc) this.fail(model.readers.find((r) => r.lastError));
     try { return this.serialize(enc); } finally { this.f.nqw_encoded_free(enc); }
   }

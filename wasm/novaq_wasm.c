@@ -267,9 +267,11 @@ EMSCRIPTEN_KEEPALIVE void nqw_settings_free(nq_settings *s) { free(s); }
 static nq_status settings_apply(nqw_ctx *c, nq_settings *s, const cJSON *o) {
     static const char *const ikeys[] = {"d", "scope_rows", "quantize_embeddings",
                                         "quantize_lm_head", "kmeans_iters", "train_vectors",
-                                        "zstd_level"};
+                                        "zstd_level", "share_codebooks", "refine", "joint",
+                                        "calib_tokens"};
     int *idst[] = {&s->d, &s->scope_rows, &s->quantize_embeddings, &s->quantize_lm_head,
-                   &s->kmeans_iters, &s->train_vectors, &s->zstd_level};
+                   &s->kmeans_iters, &s->train_vectors, &s->zstd_level, &s->share_codebooks,
+                   &s->refine, &s->joint, &s->calib_tokens};
     for (size_t i = 0; i < sizeof ikeys / sizeof ikeys[0]; i++) {
         if (json_int(o, ikeys[i], idst[i]) < 0)
             return nq_fail(&c->err, NQ_E_ARG, "settings: %s must be a number", ikeys[i]);
@@ -297,6 +299,11 @@ static nq_status settings_apply(nqw_ctx *c, nq_settings *s, const cJSON *o) {
     if (v) {
         if (!cJSON_IsNumber(v)) return nq_fail(&c->err, NQ_E_ARG, "settings: outlier_fraction");
         s->outlier_fraction = v->valuedouble;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(o, "damp");
+    if (v) {
+        if (!cJSON_IsNumber(v)) return nq_fail(&c->err, NQ_E_ARG, "settings: damp");
+        s->damp = v->valuedouble;
     }
     v = cJSON_GetObjectItemCaseSensitive(o, "shard_max_bytes");
     if (v) {
@@ -334,6 +341,11 @@ EMSCRIPTEN_KEEPALIVE char *nqw_settings_json(nqw_ctx *c, const nq_settings *s) {
     cJSON_AddNumberToObject(o, "train_vectors", s->train_vectors);
     cJSON_AddNumberToObject(o, "zstd_level", s->zstd_level);
     cJSON_AddNumberToObject(o, "shard_max_bytes", s->shard_max_bytes);
+    cJSON_AddBoolToObject(o, "share_codebooks", s->share_codebooks);
+    cJSON_AddBoolToObject(o, "refine", s->refine);
+    cJSON_AddBoolToObject(o, "joint", s->joint);
+    cJSON_AddNumberToObject(o, "damp", s->damp);
+    cJSON_AddNumberToObject(o, "calib_tokens", s->calib_tokens);
     cJSON_AddNumberToObject(o, "code_bits", nq_settings_code_bits(s));
     ok(c);
     return json_take(c, o);
@@ -345,10 +357,25 @@ EMSCRIPTEN_KEEPALIVE int nqw_should_quantize(nqw_model *w, int t, const nq_setti
 
 /* ----------------------------------------------------------------- encoding */
 
+/* The model-wide plan (shared codebooks; no calibration in the browser). Every instance that
+ * encodes builds its own from the same model and settings: it is deterministic, so all
+ * instances hold identical plans and their tensors fit together in one container. */
+EMSCRIPTEN_KEEPALIVE nq_plan *nqw_plan_build(nqw_ctx *c, nqw_model *w, const nq_settings *s) {
+    nq_plan *p = NULL;
+    if (nq_plan_build(&p, w->m, s, NULL, &c->err) != NQ_OK) return NULL;
+    ok(c);
+    return p;
+}
+
+EMSCRIPTEN_KEEPALIVE void nqw_plan_free(nq_plan *p) { nq_plan_free(p); }
+
+/* Encode tensor t with plan p (p NULL: nq_encode_tensor, which trains the plan again). */
 EMSCRIPTEN_KEEPALIVE nq_encoded *nqw_encode_tensor(nqw_ctx *c, nqw_model *w, int t,
-                                                   const nq_settings *s) {
+                                                   const nq_settings *s, const nq_plan *p) {
     nq_encoded *enc = NULL;
-    if (nq_encode_tensor(w->m, t, s, &enc, &c->err) != NQ_OK) return NULL;
+    nq_status st = p ? nq_encode_tensor_plan(w->m, t, s, p, &enc, &c->err)
+                     : nq_encode_tensor(w->m, t, s, &enc, &c->err);
+    if (st != NQ_OK) return NULL;
     ok(c);
     return enc;
 }

@@ -159,7 +159,7 @@ async function startCompression() {
   state.abort = abort;
   let tStart = performance.now(), lastTensors = 0;
   const onProgress = (p) => {
-    if (p.phase === 'hashing') { $('progress-text').textContent = 'Hashing the source files…'; return; }
+    if (p.phase === 'preparing') { $('progress-text').textContent = 'Hashing the source files and training the shared codebooks…'; return; }
     if (p.phase === 'encoding' && lastTensors === 0 && p.tensorsDone === 0) tStart = performance.now();
     lastTensors = p.tensorsDone;
     const el = (performance.now() - tStart) / 1000, frac = p.total ? p.done / p.total : 0;
@@ -212,6 +212,7 @@ async function showResult(r, out, settings, nworkers) {
   const wps = r.total / r.encodeSeconds;
   window.novaqResult = {
     bytes: out.size, weights: r.total, sourceBytes: srcBytes, seconds: r.seconds, encodeSeconds: r.encodeSeconds,
+    prepareSeconds: r.prepareSeconds,
     weightsPerSecond: wps, workers: nworkers, kernel: r.kernel, peakWorkerMem: r.peakWorkerMem, valid: v.result.ok,
   };
   summaryRows([
@@ -220,7 +221,8 @@ async function showResult(r, out, settings, nworkers) {
     ['Bits per weight (whole file)', (8 * out.size / r.total).toFixed(3)],
     ['Compression ratio', `${(srcBytes / out.size).toFixed(2)} × (${fmtBytes(srcBytes)} → ${fmtBytes(out.size)})`],
     ['Preset', `${settings.bits} bits${Object.keys(settings).length > 1 ? ' + advanced settings' : ''}`],
-    ['Time', `${fmtTime(r.seconds)} (encoding ${fmtTime(r.encodeSeconds)}, ${fmtNum(wps)} weights/s)`],
+    ['Time', `${fmtTime(r.seconds)} in all: hashing + shared codebooks ${fmtTime(r.prepareSeconds)}, ` +
+      `encoding ${fmtTime(r.encodeSeconds)} (${fmtNum(wps)} weights/s), ${fmtNum(r.total / r.seconds)} weights/s overall`],
     ['Workers', `${nworkers} × ${r.kernel}; peak wasm memory of a worker ${fmtBytes(r.peakWorkerMem)}`],
   ]);
   $('plot').replaceChildren(qualityPlot(r.stats.map((s) => ({ name: s.name, value: sqnrDb(s.sse, s.signal) }))));

@@ -1,6 +1,7 @@
 // pool.mjs - workers and the parallel compression pipeline of the page.
 //
-// N encode workers (one wasm instance each) take tensors in model order as they become free;
+// N encode workers (one wasm instance each) first train the model-wide plan (the shared
+// codebooks: deterministic, so each builds the same one), then take tensors in model order;
 // one writer worker hashes the source files, then adds the encoded tensors to the container
 // strictly in model order and streams the container bytes back as chunks. At most `ahead`
 // encoded tensors wait for the writer, so memory stays bounded by a few tensors whatever the
@@ -71,8 +72,12 @@ export async function compressModel({ files, index, settings, nworkers, simd, si
     let done = 0, tensorsDone = 0;
     const report = (phase) => onProgress?.({ done, total, tensorsDone, ntensors: tensors.length, phase });
 
-    // Source identity for the manifest: every file's SHA-256 (one pass over the input).
-    report('hashing');
+    // Meanwhile: every encoder trains the model-wide plan (shared codebooks); deterministic,
+    // so all hold the same one. And the writer hashes every source file for the manifest.
+    report('preparing');
+    const tPrep = performance.now();
+    const planning = Promise.all(encoders.map((w) => w.call('plan', { settings })));
+    planning.catch(() => {}); // reported by the await below
     const sources = [];
     for (const f of orderedFiles(files, opened[0].order)) {
       if (signal?.aborted) throw new Error('cancelled');
@@ -86,6 +91,7 @@ export async function compressModel({ files, index, settings, nworkers, simd, si
       writeChain = writeChain.then(() => sink.write(bytes));
     };
     await writer.call('begin', { settings, sources });
+    await planning;
     const tEncode = performance.now();
     report('encoding');
 
@@ -136,7 +142,7 @@ export async function compressModel({ files, index, settings, nworkers, simd, si
     const t1 = performance.now();
     return {
       tensors, stats, sources, total, written,
-      seconds: (t1 - t0) / 1000, encodeSeconds: (t1 - tEncode) / 1000,
+      seconds: (t1 - t0) / 1000, encodeSeconds: (t1 - tEncode) / 1000, prepareSeconds: (tEncode - tPrep) / 1000,
       peakWorkerMem: Math.max(...workers.map((w) => w.peakMem)),
       kernel: writer.info.kernel,
     };

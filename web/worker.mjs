@@ -1,7 +1,8 @@
 // worker.mjs - one NOVAQ wasm instance in a Web Worker. The page deals out work by message:
 //   init {simd}                         -> {version, kernel}
 //   open {files: File[], index: File?}  -> {tensors, format, order} (keeps the model open)
-//   encode {t, settings}                -> {t, bytes (transferred), stats}
+//   plan {settings}                     -> {}   train the model-wide shared codebooks
+//   encode {t, settings}                -> {t, bytes (transferred)} (builds the plan if needed)
 //   sha256 {file: File}                 -> {hex}
 //   begin {settings, sources}           -> {}   the writer role: container bytes stream back as
 //   add {bytes}                         -> {}   {type: 'chunk', bytes} messages, in order,
@@ -25,6 +26,8 @@ async function init({ simd }) {
 
 // Readers in the order the core expects: the index's file list when there is an index.
 function openModel({ files, index }) {
+  if (plan) plan.free();
+  plan = null;
   if (model) model.close();
   model = null;
   let indexText = null, ordered = files, names = null;
@@ -41,9 +44,13 @@ function openModel({ files, index }) {
   return { tensors: model.tensors(), format: model.format(), order: names };
 }
 
+let plan = null; // the model-wide plan for (model, settings), built on the first encode
+
 function getSettings(obj) {
   const key = JSON.stringify(obj);
   if (key !== settingsKey) {
+    if (plan) plan.free();
+    plan = null;
     if (settings) settings.free();
     settings = nq.settings(obj);
     settingsKey = key;
@@ -59,8 +66,15 @@ const handlers = {
     const quantize = model ? model.tensors().map((_, i) => model.shouldQuantize(i, st)) : [];
     return { effective: st.json(), quantize };
   },
+  plan: ({ settings: s }) => {
+    const st = getSettings(s);
+    if (!plan) plan = nq.plan(model, st);
+    return {};
+  },
   encode: ({ t, settings: s }) => {
-    const bytes = nq.encodeTensor(model, t, getSettings(s));
+    const st = getSettings(s);
+    if (!plan) plan = nq.plan(model, st);
+    const bytes = nq.encodeTensor(model, t, st, plan);
     return { t, bytes, transfer: [bytes.buffer] };
   },
   sha256: ({ file }) => ({ hex: nq.sha256(fileReader(file)) }),

@@ -37,6 +37,40 @@ async function step(name, fn) {
 }
 function assert(cond, msg) { if (!cond) throw new Error(msg); }
 
+// Split a single-file safetensors model into two shards + model.safetensors.index.json.
+function splitModel(file, dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  const buf = fs.readFileSync(file);
+  const hlen = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + hlen).toString());
+  const meta = header.__metadata__;
+  const names = Object.keys(header).filter((k) => k !== '__metadata__');
+  const halves = [names.slice(0, names.length >> 1), names.slice(names.length >> 1)];
+  const weightMap = {}, paths = [];
+  halves.forEach((list, i) => {
+    const shard = `model-0000${i + 1}-of-00002.safetensors`;
+    const h = {}, parts = [];
+    let off = 0;
+    if (meta) h.__metadata__ = meta;
+    for (const n of list) {
+      const [a, b] = header[n].data_offsets;
+      h[n] = { ...header[n], data_offsets: [off, off + b - a] };
+      parts.push(buf.subarray(8 + hlen + a, 8 + hlen + b));
+      off += b - a;
+      weightMap[n] = shard;
+    }
+    let hj = JSON.stringify(h);
+    hj += ' '.repeat((8 - (hj.length % 8)) % 8);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(hj.length));
+    fs.writeFileSync(path.join(dir, shard), Buffer.concat([len, Buffer.from(hj), ...parts]));
+    paths.push(path.join(dir, shard));
+  });
+  const index = path.join(dir, 'model.safetensors.index.json');
+  fs.writeFileSync(index, JSON.stringify({ metadata: { total_size: buf.length - 8 - hlen }, weight_map: weightMap }));
+  return [...paths, index];
+}
+
 function startServer() {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [path.join(repo, 'scripts/serve-web.mjs'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -133,6 +167,33 @@ try {
     assert(await pageState() === 'inspected', `inspection failed: ${await text('#error')}`);
     assert(/passed/.test(await text('#summary')), 'validation passed');
     assert((await page.locator('#manifest').textContent()).includes('"tensors"'), 'manifest shown');
+  });
+
+  await step('shards + index with advanced settings: byte-identical to `novaq local <dir>` with the same flags', async () => {
+    assert(nativeBin, 'native CLI not found (set NOVAQ_BIN)');
+    const dir = path.join(scratch, 'sharded');
+    const files = splitModel(tiny, dir);
+    await choose(files);
+    await waitState(['model', 'error']);
+    assert(await pageState() === 'model', `page shows an error: ${await text('#error')}`);
+    assert(/2 shards/.test(await text('#model-title')), 'title names the shards');
+    await page.selectOption('#preset', '2');
+    await page.locator('#advanced summary').click();
+    await page.fill('#adv-iters', '2');
+    await page.fill('#adv-seed', '7');
+    await page.fill('#adv-K', '256,16');
+    await page.locator('#adv-K').dispatchEvent('change');
+    assert(/"preset":\s*"custom"/.test(await page.locator('#effective').textContent()), 'effective settings say custom');
+    await page.click('#start');
+    await waitState(['done', 'error'], 15 * 60000);
+    assert(await pageState() === 'done', `compression ended in error: ${await text('#error')}`);
+    const out = path.join(scratch, 'sharded-browser.novaq'), ref = path.join(scratch, 'sharded-native.novaq');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    await download.saveAs(out);
+    execFileSync(nativeBin, ['local', dir, '-o', ref, '--bits', '2', '--kmeans-iters', '2', '--seed', '7',
+      '--residual-codebook-size', '16'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const a = fs.readFileSync(out), b = fs.readFileSync(ref);
+    assert(a.equals(b), `sharded: browser ${a.length} bytes vs native ${b.length} bytes differ`);
   });
 
   const bad = (name, buffer) => ({ name, mimeType: 'application/octet-stream', buffer });

@@ -18,9 +18,10 @@ const tHash = performance.now();
 const fd = fs.openSync(output, 'w');
 const c = wr.beginContainer(mWr, sWr, [{ name: path.basename(input), size: src.size, sha256: sha }], (b) => { fs.writeSync(fd, b); });
 const ts = mEnc.tensors();
+const plan = enc.plan(mEnc, sEnc);
 let peak = 0;
 for (let t = 0; t < ts.length; t++) {
-  c.add(enc.encodeTensor(mEnc, t, sEnc));
+  c.add(enc.encodeTensor(mEnc, t, sEnc, plan));
   peak = Math.max(peak, enc.memoryBytes(), wr.memoryBytes());
 }
 c.finish();

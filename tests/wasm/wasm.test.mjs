@@ -96,13 +96,15 @@ async function compressWithPool(file, settingsObj) {
   const sources = [{ name: path.basename(file), size: src.size, sha256: w.sha256(src) }];
   const chunks = [];
   const c = w.beginContainer(models[2], sets[2], sources, (b) => chunks.push(b.slice()));
+  const plans = [0, 1].map((i) => inst[i].plan(models[i], sets[i])); // each encoder its own
   const n = models[0].tensors().length, stats = [];
   for (let t = 0; t < n; t++) {
-    const bytes = inst[t % 2].encodeTensor(models[t % 2], t, sets[t % 2]);
+    const bytes = inst[t % 2].encodeTensor(models[t % 2], t, sets[t % 2], plans[t % 2]);
     stats.push(encodedStats(bytes));
     c.add(bytes);
   }
   c.finish();
+  plans.forEach((p) => p.free());
   models.forEach((m) => m.close());
   sets.forEach((s) => s.free());
   return { bytes: Buffer.concat(chunks), stats, sources };
