@@ -13,7 +13,7 @@
 #include <string.h>
 #include "kernels_matmul.h"
 #include "llama_math.h"
-#include "model.h"
+#include "novaq.h"
 
 enum { W_Q, W_K, W_V, W_O, W_GATE, W_UP, W_DOWN, W_LINEARS };
 
