@@ -77,6 +77,7 @@ typedef struct transfer {
     const char *label;
     double last_draw, t0;
     char next[2048];   /* HEAD: where a redirect points */
+    double total, now; /* body bytes expected and received so far (progress bar) */
 } transfer;
 
 static double now_s(void) {
@@ -164,19 +165,25 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx) {
     return w;
 }
 
-static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ut, curl_off_t un) {
-    transfer *t = ctx;
-    (void)ut; (void)un;
-    double now = now_s();
-    if (!t->f || now - t->last_draw < 0.25 || !isatty(fileno(stderr))) return 0;
+/* The progress bar: at most 4 redraws a second, and once more with the final count. */
+static void draw_progress(transfer *t, double dltotal, double dlnow) {
+    double now = now_s(), have = (double)t->from + dlnow, total = (double)t->from + dltotal;
+    double rate = now > t->t0 ? dlnow / (now - t->t0) : 0;
     t->last_draw = now;
-    double have = (double)t->from + (double)dlnow, total = (double)t->from + (double)dltotal;
-    double rate = now > t->t0 ? (double)dlnow / (now - t->t0) : 0;
     if (dltotal > 0)
         fprintf(stderr, "\r  %s  %5.1f%%  %.1f/%.1f MB  %.1f MB/s   ", t->label, 100 * have / total,
                 have / 1e6, total / 1e6, rate / 1e6);
     else
         fprintf(stderr, "\r  %s  %.1f MB  %.1f MB/s   ", t->label, have / 1e6, rate / 1e6);
+}
+
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ut, curl_off_t un) {
+    transfer *t = ctx;
+    (void)ut; (void)un;
+    if (!t->f || !isatty(fileno(stderr))) return 0;
+    t->total = (double)dltotal;
+    t->now = (double)dlnow;
+    if (now_s() - t->last_draw >= 0.25) draw_progress(t, t->total, t->now);
     return 0;
 }
 
@@ -344,7 +351,10 @@ static int download_part(const char *url, const char *part, const char *token, i
         t.hm.linked_size = -1;
         CURLcode rc = http_do(url, token, &t);
         int werr = fclose(f) != 0;
-        if (isatty(fileno(stderr))) fputc('\n', stderr);
+        if (isatty(fileno(stderr)) && t.last_draw > 0) {
+            draw_progress(&t, t.total, t.now);
+            fputc('\n', stderr);
+        }
         if (werr) return nq_fail(e, NQ_E_IO, "%s: write failed", part);
         int64_t now = file_size(part);
         if (rc == CURLE_OK && t.hm.status == 416 && have > 0) { remove(part); continue; }
