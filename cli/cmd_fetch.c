@@ -234,14 +234,13 @@ int cmd_url(int argc, char **argv) {
     nq_sha256(url, strlen(url), d);
     nq_hex(d, 32, hex);
     hex[16] = 0; /* one directory per URL */
-    char *dest = malloc(strlen(cache) + strlen(base) + 32);
-    sprintf(dest, "%s/url/%s/%s", cache, hex, base);
+    char *dest = malloc(strlen(cache) + strlen(base) + 32), *out = malloc(strlen(base) + 8);
     const char *dot = strrchr(base, '.');
-    char *out = malloc(strlen(base) + 8);
-    sprintf(out, "%.*s.novaq", (int)(dot && dot != base ? (size_t)(dot - base) : strlen(base)), base);
+    if (dest) sprintf(dest, "%s/url/%s/%s", cache, hex, base);
+    if (out) sprintf(out, "%.*s.novaq", (int)(dot && dot != base ? (size_t)(dot - base) : strlen(base)), base);
     unsigned char *drop = calloc((size_t)argc + 1, 1);
     int rc = EXIT_OK;
-    if (!drop) rc = EXIT_INVALID;
+    if (!drop || !dest || !out) rc = cli_fail(&(nq_err){NQ_E_NOMEM, "out of memory"});
     else if (cli_fetch(url, dest, NULL, NULL, &e)) rc = cli_fail(&e);
     else {
         drop[1] = 1;
@@ -364,10 +363,10 @@ int cmd_ollama(int argc, char **argv) {
     } else if (ollama_model_layer(json, len, mpath, hex, &size, &e)) rc = cli_fail(&e);
     else {
         blob = malloc(strlen(root) + 80);
-        sprintf(blob, "%s/blobs/sha256-%s", root, hex);
-        out = cat(short_name, ".novaq", "");
+        if (blob) sprintf(blob, "%s/blobs/sha256-%s", root, hex);
+        out = short_name ? cat(short_name, ".novaq", "") : NULL;
         unsigned char *drop = calloc((size_t)argc + 1, 1);
-        if (!drop || !out) rc = EXIT_INVALID;
+        if (!drop || !out || !blob) rc = cli_fail(&(nq_err){NQ_E_NOMEM, "out of memory"});
         else if (ollama_check_blob(blob, hex, size, &e)) rc = cli_fail(&e);
         else { drop[1] = 1; rc = run_local(blob, argc, argv, drop, out); }
         free(drop);
