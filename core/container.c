@@ -57,6 +57,7 @@ static cJSON *settings_json(const nq_settings *s) {
     cJSON_AddBoolToObject(o, "refine", s->refine);
     cJSON_AddNumberToObject(o, "damp", s->damp);
     cJSON_AddNumberToObject(o, "calib_tokens", s->calib_tokens);
+    cJSON_AddBoolToObject(o, "joint", s->joint);
     return o;
 }
 

@@ -180,6 +180,7 @@ static void assign_vector(const vq_ctx *q, const float *x, uint16_t *codes) {
         codes[st] = (uint16_t)c;
         for (int j = 0; j < d; j++) r[j] -= q->C[st][(int64_t)c * d + j];
     }
+    if (q->s->joint) nq_vq_icm((const float *const *)q->C, q->s->K, q->s->nstages, d, x, codes, NQ_ICM_ROUNDS);
 }
 
 /* Codebooks of group g: the plan's shared set, or trained on the group's rows and stored
@@ -204,7 +205,8 @@ static nq_status group_codebooks(vq_ctx *q, int64_t g, int64_t ra, int64_t rb, n
             raw[i] = NULL;
         }
     }
-    if (st == NQ_OK && q->ref) st = nq_refiner_set_codebooks(q->ref, (const float *const *)q->C, s->K, s->nstages, e);
+    if (st == NQ_OK && q->ref)
+        st = nq_refiner_set_codebooks(q->ref, (const float *const *)q->C, s->K, s->nstages, s->joint ? NQ_ICM_ROUNDS : 0, e);
     return st;
 }
 

@@ -20,23 +20,29 @@ uint64_t nq_stage_seed(const char *name, uint64_t seed, int64_t group, int stage
 
 nq_status nq_train_stages(float *X, int64_t n, const nq_settings *s, const char *name, int64_t group,
                           float **C, uint8_t **raw, nq_err *e) {
-    int d = s->d;
-    for (int st = 0; st < s->nstages; st++) {
+    int d = s->d, joint = s->joint && s->nstages > 1;
+    float *X0 = joint ? malloc((size_t)(n > 0 ? n : 1) * d * sizeof *X0) : NULL;
+    if (joint && !X0) return nq_fail(e, NQ_E_NOMEM, "codebook training: out of memory");
+    if (X0) memcpy(X0, X, (size_t)n * d * sizeof *X0);
+    nq_status rc = NQ_OK;
+    for (int st = 0; st < s->nstages && rc == NQ_OK; st++) {
         int K = s->K[st];
-        nq_status rc = nq_kmeans(X, n, d, K, s->kmeans_iters, nq_stage_seed(name, s->seed, group, st), C[st], e);
-        if (rc) return rc;
-        for (int64_t i = 0; i < (int64_t)K * d; i++) { /* stored fp16: encode with what is stored */
-            uint16_t h = nq_f32_to_f16(C[st][i]);
-            if (raw) { raw[st][2 * i] = (uint8_t)h; raw[st][2 * i + 1] = (uint8_t)(h >> 8); }
-            C[st][i] = nq_f16_to_f32(h);
-        }
-        for (int64_t i = 0; i < n; i++) { /* residuals for the next stage */
+        rc = nq_kmeans(X, n, d, K, s->kmeans_iters, nq_stage_seed(name, s->seed, group, st), C[st], e);
+        for (int64_t i = 0; i < n && rc == NQ_OK; i++) { /* residuals for the next stage */
             float *x = X + i * d;
             int c = nq_k_nearest(x, C[st], K, d, NULL);
             for (int j = 0; j < d; j++) x[j] -= C[st][(int64_t)c * d + j];
         }
     }
-    return NQ_OK;
+    if (rc == NQ_OK && joint) rc = nq_vq_joint_refine(X0, n, d, C, s->K, s->nstages, NQ_JOINT_TRAIN_ROUNDS, e);
+    free(X0);
+    for (int st = 0; st < s->nstages && rc == NQ_OK; st++)
+        for (int64_t i = 0; i < (int64_t)s->K[st] * d; i++) { /* stored fp16: encode with what is stored */
+            uint16_t h = nq_f32_to_f16(C[st][i]);
+            if (raw) { raw[st][2 * i] = (uint8_t)h; raw[st][2 * i + 1] = (uint8_t)(h >> 8); }
+            C[st][i] = nq_f16_to_f32(h);
+        }
+    return rc;
 }
 
 void nq_plan_free(nq_plan *p) {

@@ -56,6 +56,17 @@ static inline size_t nq_row_data_bytes(int has_mean, int64_t n) { return (size_t
 nq_status nq_kmeans(const float *X, int64_t n, int d, int K, int iters, uint64_t seed, float *C,
                     nq_err *e);
 
+/* ---- stage 2, joint view of the stages (additive.c) */
+#define NQ_JOINT_TRAIN_ROUNDS 4  /* joint refits after the greedy residual k-means */
+#define NQ_ICM_ROUNDS 2          /* code re-choice rounds per vector when encoding */
+/* Re-choose each stage's code with the others fixed, `rounds` times (error never grows). */
+void nq_vq_icm(const float *const *C, const int *K, int nstages, int d, const float *x, uint16_t *codes,
+               int rounds);
+/* Starting from residual-trained C, alternate ICM assignment of X (n x d) and per-stage
+ * least-squares centroid refits, `rounds` times. C is updated in place (f32). */
+nq_status nq_vq_joint_refine(const float *X, int64_t n, int d, float **C, const int *K, int S, int rounds,
+                             nq_err *e);
+
 /* ---- codes layout (bitpack.c)
  * A CODES part for rows [a, b): [f16 mean'[n]] | u8 scale code[n] | n rows of packed codes.
  * Each row is ceil(nvec * sum(log2 K_s) / 8) bytes, starts byte-aligned, and holds for
@@ -103,7 +114,7 @@ nq_status nq_refiner_new(nq_refiner **out, const double *H, int64_t cols, const 
 void nq_refiner_free(nq_refiner *r);
 /* Precompute the codebooks in every block's whitened coordinates. */
 nq_status nq_refiner_set_codebooks(nq_refiner *r, const float *const *C, const int *K, int nstages,
-                                   nq_err *e);
+                                   int icm_rounds, nq_err *e);
 /* Codes (nvec x S) and reconstruction uhat (nvec*d) of one normalized row u (cols).
  * Uses the refiner's scratch: one thread per refiner. */
 void nq_refine_row(nq_refiner *r, const float *u, uint16_t *codes, float *uhat);

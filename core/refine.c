@@ -23,6 +23,7 @@ struct nq_refiner {
     float *Ub;                    /* nvec blocks of d x d: inverse of U's diagonal blocks */
     float *Ct[NQ_MAX_STAGES];     /* nvec x K x d mapped centroids */
     float *work;                  /* P: the row being coded (one thread per refiner) */
+    int icm;                      /* code re-choice rounds after the greedy pass */
     const float *C[NQ_MAX_STAGES];
 };
 
@@ -140,9 +141,11 @@ static void mul_upper(const float *x, const float *B, int d, float *y) {
     }
 }
 
-nq_status nq_refiner_set_codebooks(nq_refiner *r, const float *const *C, const int *K, int nstages, nq_err *e) {
+nq_status nq_refiner_set_codebooks(nq_refiner *r, const float *const *C, const int *K, int nstages, int icm_rounds,
+                                   nq_err *e) {
     int d = r->d;
     r->nstages = nstages;
+    r->icm = icm_rounds;
     for (int s = 0; s < nstages; s++) {
         r->K[s] = K[s];
         r->C[s] = C[s];
@@ -165,11 +168,18 @@ void nq_refine_row(nq_refiner *r, const float *u, uint16_t *codes, float *uhat) 
         float *xb = work + v * d;
         mul_upper(xb, r->Ub + v * d * d, d, x);
         memcpy(res, x, (size_t)d * sizeof *res);
+        const float *Ct[NQ_MAX_STAGES];
         for (int s = 0; s < S; s++) {
-            const float *Ct = r->Ct[s] + v * r->K[s] * d;
-            int c = nq_k_nearest(res, Ct, r->K[s], d, NULL);
+            Ct[s] = r->Ct[s] + v * r->K[s] * d;
+            int c = nq_k_nearest(res, Ct[s], r->K[s], d, NULL);
             codes[v * S + s] = (uint16_t)c;
-            for (int j = 0; j < d; j++) res[j] -= Ct[(int64_t)c * d + j];
+            for (int j = 0; j < d; j++) res[j] -= Ct[s][(int64_t)c * d + j];
+        }
+        if (r->icm) { /* joint re-choice, then the residual of the final codes */
+            nq_vq_icm(Ct, r->K, S, d, x, codes + v * S, r->icm);
+            memcpy(res, x, (size_t)d * sizeof *res);
+            for (int s = 0; s < S; s++)
+                for (int j = 0; j < d; j++) res[j] -= Ct[s][(int64_t)codes[v * S + s] * d + j];
         }
         nq_vq_reconstruct(r->C, codes + v * S, S, d, uhat + v * d);
         for (int i = 0; i < d; i++) { /* feed the block's error forward */

@@ -194,6 +194,7 @@ typedef struct nq_settings {
                                  weight-space scale refit elsewhere; 0 = stage 1+2 only */
     double damp;              /* stage 3: Hessian damping, fraction of its mean diagonal */
     int calib_tokens;         /* stage 3: calibration tokens used at most (callers' cap) */
+    int joint;                /* stage 2: joint (additive) codebook refit and code re-choice */
 } nq_settings;
 
 /* Defaults for a bits preset ("1.5", "2", "3", "4"); see docs/FORMAT.md for the table. */
