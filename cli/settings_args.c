@@ -20,6 +20,7 @@ const char cli_settings_help[] =
     "  --no-share-codebooks       one codebook set per tensor (or per --scope-rows rows)\n"
     "  --no-refine                stage 1+2 only (no stage-3 scale refit or error feedback)\n"
     "  --no-joint                 greedy residual codes only (no joint codebook refit / ICM)\n"
+    "  --no-rotate                no random Hadamard rotation of rows (incoherence)\n"
     "  --damp F                   stage 3 Hessian damping (default 0.01)\n"
     "  --calib-tokens N           stage 3: calibration tokens used at most (default 8192)\n";
 
@@ -75,6 +76,7 @@ int cli_settings_parse(int argc, char **argv, nq_settings *s, unsigned char *use
         else if (!strcmp(a, "--no-share-codebooks")) { s->share_codebooks = 0; takes = 0; }
         else if (!strcmp(a, "--no-refine")) { s->refine = 0; takes = 0; }
         else if (!strcmp(a, "--no-joint")) { s->joint = 0; takes = 0; }
+        else if (!strcmp(a, "--no-rotate")) { s->rotate = 0; takes = 0; }
         else if (!strcmp(a, "--damp")) { rc = parse_num(a, v, 1e-6, 10, &x, e); s->damp = x; }
         else if (!strcmp(a, "--calib-tokens")) rc = int_flag(a, v, 1, 1e9, &s->calib_tokens, e);
         else continue;

@@ -58,6 +58,7 @@ static cJSON *settings_json(const nq_settings *s) {
     cJSON_AddNumberToObject(o, "damp", s->damp);
     cJSON_AddNumberToObject(o, "calib_tokens", s->calib_tokens);
     cJSON_AddBoolToObject(o, "joint", s->joint);
+    cJSON_AddBoolToObject(o, "rotate", s->rotate);
     return o;
 }
 

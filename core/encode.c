@@ -132,6 +132,7 @@ typedef struct vq_ctx {
     float *C[NQ_MAX_STAGES];      /* current group's codebooks, f16-rounded values */
     int own_codebooks;            /* C[] allocated here (not the plan's shared set) */
     nq_refiner *ref;              /* stage 3 output-aware; NULL: weight-space or off */
+    double *Hrot;                 /* H in rotated coordinates (owned), when rotating */
     const char *mode;             /* stage 3: "output-aware", "weight-space" or "off" */
     char why[200];                /* why not output-aware */
     double obj, obj2, obj_sig;    /* stage-3 objective: chosen, stage 2 alone, signal */
@@ -268,6 +269,7 @@ static void refine_row(vq_ctx *q, block_buf *b, float mean, uint8_t q0, const ui
     int64_t cols = q->ti->cols;
     row_obj o = {0, 0, 0};
     for (int64_t j = 0; j < cols; j++) b->t[j] = b->w[j] - mean;
+    if (q->norm.rot.block) nq_rot_forward(&q->norm.rot, b->t); /* where u and H live */
     if (q->ref) {
         nq_refiner_hmul(q->ref, b->t, b->Ht);
         o.a = dot(b->Ht, b->t, cols);
@@ -312,7 +314,7 @@ static void encode_row(vq_ctx *q, block_buf *b, int64_t r, uint8_t *out, uint8_t
     *qout = q->norm.scale_q[r];
     if (strcmp(q->mode, "off")) refine_row(q, b, mean, q->norm.scale_q[r], &codes, &uhat, qout);
     nq_pack_row(codes, q->nvec, q->bits, S, out);
-    nq_norm_inverse(mean, q->norm.scale_tab[*qout], q->norm.colfac, cols, uhat, b->what);
+    nq_norm_inverse(mean, q->norm.scale_tab[*qout], q->norm.colfac, &q->norm.rot, cols, uhat, b->what);
     for (int64_t j = 0; j < cols; j++) {
         double diff = (double)b->w[j] - b->what[j];
         q->enc->sse += diff * diff;
@@ -392,6 +394,14 @@ static cJSON *vq_detail(const vq_ctx *q) {
     cJSON_AddNumberToObject(o, "scope_rows", (double)(q->s->scope_rows ? q->s->scope_rows : q->ti->rows));
     cJSON_AddNumberToObject(o, "outlier_columns", q->norm.nout);
     cJSON_AddBoolToObject(o, "row_mean", q->norm.has_mean);
+    if (q->norm.rot.block) {
+        char seed[24];
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)q->norm.rot.seed);
+        cJSON *r = cJSON_AddObjectToObject(o, "rotation");
+        cJSON_AddStringToObject(r, "kind", "hadamard");
+        cJSON_AddNumberToObject(r, "block", (double)q->norm.rot.block);
+        cJSON_AddStringToObject(r, "seed", seed);
+    }
     if (!q->own_codebooks) cJSON_AddNumberToObject(o, "codebook_set", 0);
     cJSON *r = cJSON_AddObjectToObject(o, "stage3");
     cJSON_AddStringToObject(r, "mode", q->mode);
@@ -420,6 +430,13 @@ static nq_status choose_stage3(vq_ctx *q, nq_err *e) {
         snprintf(q->why, sizeof q->why, "calibration input width %lld != %lld columns", (long long)hc, (long long)q->ti->cols);
         return NQ_OK;
     }
+    if (q->norm.rot.block) { /* the objective in the coordinates the codes live in */
+        size_t n = (size_t)(hc * hc);
+        if (!(q->Hrot = malloc(n * sizeof *q->Hrot))) return nq_fail(e, NQ_E_NOMEM, "out of memory in stage 3");
+        memcpy(q->Hrot, H, n * sizeof *q->Hrot);
+        nq_rot_hessian(&q->norm.rot, q->Hrot);
+        H = q->Hrot;
+    }
     nq_err le = {0};
     nq_status st = nq_refiner_new(&q->ref, H, q->ti->cols, q->norm.colfac, q->s->d, q->s->damp, q->ti->name, &le);
     if (st == NQ_E_UNSUPPORTED) { snprintf(q->why, sizeof q->why, "%.190s", le.msg); return NQ_OK; }
@@ -433,7 +450,7 @@ static nq_status encode_vq(const nq_model *m, int t, const nq_settings *s, const
     vq_ctx q = {.m = m, .t = t, .ti = nq_model_tensor(m, t), .s = s, .plan = plan, .enc = enc};
     q.nvec = (q.ti->cols + s->d - 1) / s->d;
     q.own_codebooks = !(plan && plan->shared);
-    nq_status st = nq_norm_fit(m, t, s->outlier_fraction, &q.norm, e);
+    nq_status st = nq_norm_fit(m, t, s->outlier_fraction, s->rotate, nq_rot_seed(q.ti->name, s->seed), &q.norm, e);
     if (st) return st;
     for (int i = 0; i < s->nstages; i++) {
         while ((1 << q.bits[i]) < s->K[i]) q.bits[i]++;
@@ -462,6 +479,7 @@ static nq_status encode_vq(const nq_model *m, int t, const nq_settings *s, const
     if (st == NQ_OK) st = finish_meta(enc, q.ti, "vq", vq_detail(&q), NULL, e);
     for (int i = 0; i < s->nstages && q.own_codebooks; i++) free(q.C[i]);
     nq_refiner_free(q.ref);
+    free(q.Hrot);
     nq_norm_free(&q.norm);
     return st;
 }

@@ -49,11 +49,24 @@ float nq_norm_row_mean(const nq_norm *nm, int64_t row) {
 
 void nq_norm_forward(const nq_norm *nm, int64_t row, const float *w, float *u) {
     float mean = nq_norm_row_mean(nm, row), sc = nm->scale_tab[nm->scale_q[row]];
-    for (int64_t j = 0; j < nm->cols; j++) u[j] = (w[j] - mean) / sc / nm->colfac[j];
+    if (!nm->rot.block) {
+        for (int64_t j = 0; j < nm->cols; j++) u[j] = (w[j] - mean) / sc / nm->colfac[j];
+        return;
+    }
+    for (int64_t j = 0; j < nm->cols; j++) u[j] = w[j] - mean;
+    nq_rot_forward(&nm->rot, u);
+    for (int64_t j = 0; j < nm->cols; j++) u[j] = u[j] / sc / nm->colfac[j];
 }
 
-void nq_norm_inverse(float mean, float scale, const float *colfac, int64_t cols, const float *u, float *w) {
-    for (int64_t j = 0; j < cols; j++) w[j] = mean + scale * (colfac[j] * u[j]);
+void nq_norm_inverse(float mean, float scale, const float *colfac, const nq_rot *rot, int64_t cols, const float *u,
+                     float *w) {
+    if (!rot || !rot->block) {
+        for (int64_t j = 0; j < cols; j++) w[j] = mean + scale * (colfac[j] * u[j]);
+        return;
+    }
+    for (int64_t j = 0; j < cols; j++) w[j] = scale * (colfac[j] * u[j]);
+    nq_rot_inverse(rot, w);
+    for (int64_t j = 0; j < cols; j++) w[j] = mean + w[j];
 }
 
 void nq_norm_free(nq_norm *nm) {
@@ -62,6 +75,7 @@ void nq_norm_free(nq_norm *nm) {
     free(nm->out_col);
     free(nm->out_fac_h);
     free(nm->colfac);
+    nq_rot_free(&nm->rot);
     memset(nm, 0, sizeof *nm);
 }
 
@@ -138,9 +152,14 @@ static void row_stats(nq_norm *nm, int64_t r, const float *w) {
     nm->scale_q[r] = nq_row_scale_code(nm->scale_tab, rest > 0 ? rest : nm->g);
 }
 
-nq_status nq_norm_fit(const nq_model *m, int t, double outlier_fraction, nq_norm *nm, nq_err *e) {
+nq_status nq_norm_fit(const nq_model *m, int t, double outlier_fraction, int rotate, uint64_t rot_seed, nq_norm *nm,
+                      nq_err *e) {
     const nq_tensor_info *ti = nq_model_tensor(m, t);
     memset(nm, 0, sizeof *nm);
+    if (rotate && nq_rot_block(ti->cols) > 1) {
+        nq_status rs = nq_rot_init(&nm->rot, ti->cols, rot_seed, e);
+        if (rs) return rs;
+    }
     nm->rows = ti->rows;
     nm->cols = ti->cols;
     int64_t br = fit_block_rows(ti->cols);

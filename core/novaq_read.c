@@ -28,6 +28,8 @@ typedef struct nv_tensor {
     int64_t scope_rows, ngroups;
     size_t code_bytes;
     int has_mean;       /* CODES parts carry f16 row means */
+    int rotated;        /* rows live in Hadamard-rotated coordinates */
+    uint64_t rot_seed;
     int set;            /* model-wide codebook set used, -1: the tensor's own codebooks */
     int nparts, norm_part;
     nv_part *parts;
@@ -278,6 +280,21 @@ static void check_vq(const cJSON *o, const nq_tensor_info *ti, nv_tensor *vt, co
     const cJSON *rm = cJSON_GetObjectItemCaseSensitive(vq, "row_mean");
     if (!cJSON_IsBool(rm)) { report(rep, where, "'vq' lacks boolean 'row_mean'"); vt->vq = -1; return; }
     vt->has_mean = cJSON_IsTrue(rm);
+    const cJSON *rot = cJSON_GetObjectItemCaseSensitive(vq, "rotation");
+    vt->rotated = rot != NULL;
+    if (rot) {
+        const char *kind = str(rot, "kind"), *seed = str(rot, "seed");
+        uint64_t block;
+        char *end = NULL;
+        vt->rot_seed = seed ? strtoull(seed, &end, 10) : 0;
+        if (!kind || strcmp(kind, "hadamard") || !num_u64(rot, "block", &block) || block < 2 ||
+            block != (uint64_t)nq_rot_block(ti->cols) || !seed || !seed[0] || *end) {
+            report(rep, where, "invalid 'rotation' (kind hadamard, block %lld for %lld columns, decimal seed)",
+                   (long long)nq_rot_block(ti->cols), (long long)ti->cols);
+            vt->vq = -1;
+            return;
+        }
+    }
     vt->set = -1;
     if (cJSON_GetObjectItemCaseSensitive(vq, "codebook_set")) {
         uint64_t set;
@@ -578,7 +595,7 @@ static void decode_rows(const nv_tensor *vt, const nq_tensor_info *ti, const nq_
                       vt->nstages, codes);
         for (int64_t v = 0; v < nvec; v++)
             nq_vq_reconstruct(C, codes + v * vt->nstages, vt->nstages, vt->d, uhat + v * vt->d);
-        nq_norm_inverse(mean, scale, nm->colfac, ti->cols, uhat, dst + (r - r0) * ti->cols);
+        nq_norm_inverse(mean, scale, nm->colfac, &nm->rot, ti->cols, uhat, dst + (r - r0) * ti->cols);
     }
 }
 
@@ -592,7 +609,8 @@ static nq_status nv_read_rows_vq(const nq_model *m, int t, int64_t row0, int64_t
     if (st) return st;
     st = nq_norm_part_read(raw, vt->parts[vt->norm_part].raw_size, ti->cols, &nm, ti->name, e);
     free(raw);
-    if (st) return st;
+    if (st == NQ_OK && vt->rotated) st = nq_rot_init(&nm.rot, ti->cols, vt->rot_seed, e);
+    if (st) { nq_norm_free(&nm); return st; }
     vq_group g = {.group = -1};
     uint16_t *codes = malloc((size_t)(nvec * vt->nstages) * sizeof *codes);
     float *uhat = malloc((size_t)(nvec * vt->d) * sizeof *uhat);

@@ -58,7 +58,8 @@ static int64_t sample_rows(const nq_tensor_info *ti, int d, double want) {
     return rows > ti->rows ? ti->rows : rows;
 }
 
-static void rms_vectors(const float *w, int64_t cols, int d, float *X) {
+static void rms_vectors(float *w, int64_t cols, int d, const nq_rot *rot, float *X) {
+    if (rot->block) nq_rot_forward(rot, w);
     double sq = 0;
     for (int64_t j = 0; j < cols; j++) sq += (double)w[j] * w[j];
     double rms = cols ? sqrt(sq / (double)cols) : 0;
@@ -87,13 +88,17 @@ static nq_status shared_sample(const nq_model *m, const nq_settings *s, float **
         int64_t take = sample_rows(ti, d, s->train_vectors * ((double)ti->rows * ti->cols / total));
         int64_t nvec = (ti->cols + d - 1) / d;
         float *w = malloc((size_t)ti->cols * sizeof *w);
-        if (!w) { free(x); return nq_fail(e, NQ_E_NOMEM, "shared codebook: out of memory"); }
+        nq_rot rot = {0};
+        nq_status rs = w ? NQ_OK : nq_fail(e, NQ_E_NOMEM, "shared codebook: out of memory");
+        if (rs == NQ_OK && s->rotate && nq_rot_block(ti->cols) > 1) rs = nq_rot_init(&rot, ti->cols, nq_rot_seed(ti->name, s->seed), e);
+        if (rs) { free(w); free(x); return rs; }
         for (int64_t i = 0; i < take; i++) {
             nq_status rc = nq_model_read_rows(m, t, i * ti->rows / take, 1, w, e);
-            if (rc) { free(w); free(x); return rc; }
-            rms_vectors(w, ti->cols, d, x + at * d);
+            if (rc) { free(w); free(x); nq_rot_free(&rot); return rc; }
+            rms_vectors(w, ti->cols, d, &rot, x + at * d);
             at += nvec;
         }
+        nq_rot_free(&rot);
         free(w);
     }
     *X = x;

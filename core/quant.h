@@ -13,6 +13,23 @@
  * Row means are stored only where they carry energy (NQ_ROW_MEAN_SHARE of the tensor's);
  * per-row values travel with the codes of their rows; g and the outliers form the
  * tensor's NORM part: f32 g | u32 n | u32 col[n] | u16 f16 factor[n]  (little-endian). */
+/* ---- incoherence rotation (rotate.c): t' = R t per row, R = (1/sqrt(b)) H_b D blockwise */
+#define NQ_ROT_MAX_BLOCK 4096
+typedef struct nq_rot {
+    int64_t cols, block;        /* block 0: no rotation */
+    uint64_t seed;
+    float scale;                /* 1/sqrt(block) */
+    float *sign;                /* +-1 per column */
+} nq_rot;
+int64_t nq_rot_block(int64_t cols);
+nq_status nq_rot_init(nq_rot *r, int64_t cols, uint64_t seed, nq_err *e);
+void nq_rot_free(nq_rot *r);
+void nq_rot_forward(const nq_rot *r, float *x);  /* x = R x */
+void nq_rot_inverse(const nq_rot *r, float *x);  /* x = R^T x */
+void nq_rot_hessian(const nq_rot *r, double *H); /* H = R H R^T */
+/* The seed of a tensor's rotation signs. */
+uint64_t nq_rot_seed(const char *name, uint64_t seed);
+
 #define NQ_SCALE_TOP 239        /* code of scale == g; 16 codes (one octave) above it */
 #define NQ_ROW_MEAN_SHARE 0.01  /* keep row means if they hold > 1% of the squared weights */
 typedef struct nq_norm {
@@ -26,9 +43,13 @@ typedef struct nq_norm {
     uint32_t *out_col;
     uint16_t *out_fac_h;
     float *colfac;              /* dense, cols entries */
+    nq_rot rot;                 /* applied after mean removal, before scaling (block 0: none) */
 } nq_norm;
 
-nq_status nq_norm_fit(const nq_model *m, int t, double outlier_fraction, nq_norm *nm, nq_err *e);
+/* rotate: apply the incoherence rotation seeded by rot_seed (then u lives in rotated
+ * coordinates: w = mean + R^T (scale * colfac * u)). */
+nq_status nq_norm_fit(const nq_model *m, int t, double outlier_fraction, int rotate, uint64_t rot_seed, nq_norm *nm,
+                      nq_err *e);
 void nq_norm_free(nq_norm *nm);
 /* g * 2^((q - NQ_SCALE_TOP) / 16), computed with exact operations only (IEEE sqrt, products,
  * ldexp), so every target gets the same float. */
@@ -39,8 +60,8 @@ uint8_t nq_row_scale_code(const float tab[256], double s);
 float nq_norm_row_mean(const nq_norm *nm, int64_t row);
 /* w -> u for one row, using the stored (rounded) values. */
 void nq_norm_forward(const nq_norm *nm, int64_t row, const float *w, float *u);
-/* u -> w for one row given its mean and scale (as decoded). */
-void nq_norm_inverse(float mean, float scale, const float *colfac, int64_t cols, const float *u,
+/* u -> w for one row given its mean and scale (as decoded); rot may be NULL or block 0. */
+void nq_norm_inverse(float mean, float scale, const float *colfac, const nq_rot *rot, int64_t cols, const float *u,
                      float *w);
 size_t nq_norm_part_size(const nq_norm *nm);
 void nq_norm_part_write(const nq_norm *nm, uint8_t *out);
