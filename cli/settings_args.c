@@ -21,6 +21,7 @@ const char cli_settings_help[] =
     "  --no-refine                stage 1+2 only (no stage-3 scale refit or error feedback)\n"
     "  --no-joint                 greedy residual codes only (no joint codebook refit / ICM)\n"
     "  --no-rotate                no random Hadamard rotation of rows (incoherence)\n"
+    "  --act-order                stage 3 codes vectors by decreasing input energy (default off)\n"
     "  --damp F                   stage 3 Hessian damping (default 0.01)\n"
     "  --calib-tokens N           stage 3: calibration tokens used at most (default 8192)\n";
 
@@ -77,6 +78,8 @@ int cli_settings_parse(int argc, char **argv, nq_settings *s, unsigned char *use
         else if (!strcmp(a, "--no-refine")) { s->refine = 0; takes = 0; }
         else if (!strcmp(a, "--no-joint")) { s->joint = 0; takes = 0; }
         else if (!strcmp(a, "--no-rotate")) { s->rotate = 0; takes = 0; }
+        else if (!strcmp(a, "--no-act-order")) { s->act_order = 0; takes = 0; }
+        else if (!strcmp(a, "--act-order")) { s->act_order = 1; takes = 0; }
         else if (!strcmp(a, "--damp")) { rc = parse_num(a, v, 1e-6, 10, &x, e); s->damp = x; }
         else if (!strcmp(a, "--calib-tokens")) rc = int_flag(a, v, 1, 1e9, &s->calib_tokens, e);
         else continue;

@@ -59,6 +59,7 @@ static cJSON *settings_json(const nq_settings *s) {
     cJSON_AddNumberToObject(o, "calib_tokens", s->calib_tokens);
     cJSON_AddBoolToObject(o, "joint", s->joint);
     cJSON_AddBoolToObject(o, "rotate", s->rotate);
+    cJSON_AddBoolToObject(o, "act_order", s->act_order);
     return o;
 }
 

@@ -438,7 +438,8 @@ static nq_status choose_stage3(vq_ctx *q, nq_err *e) {
         H = q->Hrot;
     }
     nq_err le = {0};
-    nq_status st = nq_refiner_new(&q->ref, H, q->ti->cols, q->norm.colfac, q->s->d, q->s->damp, q->ti->name, &le);
+    nq_status st = nq_refiner_new(&q->ref, H, q->ti->cols, q->norm.colfac, q->s->d, q->s->damp, q->s->act_order,
+                                  q->ti->name, &le);
     if (st == NQ_E_UNSUPPORTED) { snprintf(q->why, sizeof q->why, "%.190s", le.msg); return NQ_OK; }
     if (st) { if (e) *e = le; return st; }
     q->mode = "output-aware";

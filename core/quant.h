@@ -131,7 +131,7 @@ typedef struct nq_refiner nq_refiner;
 /* H: cols x cols (f64, row-major). NQ_E_UNSUPPORTED if it cannot be factored even with
  * growing damping (the caller then falls back to weight-space refinement). */
 nq_status nq_refiner_new(nq_refiner **out, const double *H, int64_t cols, const float *colfac, int d,
-                         double damp, const char *name, nq_err *e);
+                         double damp, int act_order, const char *name, nq_err *e);
 void nq_refiner_free(nq_refiner *r);
 /* Precompute the codebooks in every block's whitened coordinates. */
 nq_status nq_refiner_set_codebooks(nq_refiner *r, const float *const *C, const int *K, int nstages,

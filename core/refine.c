@@ -23,6 +23,7 @@ struct nq_refiner {
     float *Ub;                    /* nvec blocks of d x d: inverse of U's diagonal blocks */
     float *Ct[NQ_MAX_STAGES];     /* nvec x K x d mapped centroids */
     float *work;                  /* P: the row being coded (one thread per refiner) */
+    int64_t *perm;                /* coding order: position k codes vector block perm[k] */
     int icm;                      /* code re-choice rounds after the greedy pass */
     const float *C[NQ_MAX_STAGES];
 };
@@ -32,6 +33,7 @@ void nq_refiner_free(nq_refiner *r) {
     free(r->U);
     free(r->Ub);
     free(r->work);
+    free(r->perm);
     for (int s = 0; s < NQ_MAX_STAGES; s++) free(r->Ct[s]);
     free(r);
 }
@@ -66,19 +68,47 @@ static void invert_lower(const double *L, int64_t n, double *Li) {
     }
 }
 
-/* A = J (F H F + pad + damp I) J, reversed so that its lower factor gives U directly. */
+/* Original column of coding position i (blocks permuted, columns inside a block kept). */
+static int64_t col_of(const nq_refiner *r, int64_t i) { return r->perm[i / r->d] * r->d + i % r->d; }
+
+/* A = J P(F H F + pad + damp I)P^T J: permuted to the coding order, reversed so that its
+ * lower Cholesky factor gives U directly. */
 static void damped_reversed(const nq_refiner *r, const float *colfac, double damp, double *A) {
     int64_t P = r->P, n = r->cols;
     double mean = 0;
     for (int64_t j = 0; j < n; j++) mean += r->H[j * n + j] * colfac[j] * colfac[j];
     mean = n ? mean / (double)n : 1.0;
     if (!(mean > 0)) mean = 1.0;
-    for (int64_t i = 0; i < P; i++)
-        for (int64_t j = 0; j < P; j++) {
+    for (int64_t pi = 0; pi < P; pi++)
+        for (int64_t pj = 0; pj < P; pj++) {
+            int64_t i = col_of(r, pi), j = col_of(r, pj);
             double h = i < n && j < n ? r->H[i * n + j] * colfac[i] * colfac[j] : (i == j ? mean : 0.0);
             if (i == j) h += damp * mean;
-            A[(P - 1 - i) * P + (P - 1 - j)] = h;
+            A[(P - 1 - pi) * P + (P - 1 - pj)] = h;
         }
+}
+
+/* Coding order: blocks by decreasing diagonal weight (GPTQ's "act order": the most
+ * important vectors are coded first, while the most columns remain to absorb errors);
+ * ties keep the natural order. Without act_order: 0, 1, 2, ... */
+static void coding_order(nq_refiner *r, const float *colfac, int act_order) {
+    int64_t nb = r->nvec, n = r->cols;
+    double *w = malloc((size_t)nb * sizeof *w);
+    for (int64_t k = 0; k < nb; k++) r->perm[k] = k;
+    if (!act_order || !w) { free(w); return; }
+    for (int64_t k = 0; k < nb; k++) {
+        w[k] = 0;
+        for (int j = 0; j < r->d; j++) {
+            int64_t c = k * r->d + j;
+            if (c < n) w[k] += r->H[c * n + c] * colfac[c] * colfac[c];
+        }
+    }
+    for (int64_t i = 1; i < nb; i++) { /* insertion sort: stable, deterministic */
+        int64_t p = r->perm[i], j = i;
+        while (j > 0 && w[r->perm[j - 1]] < w[p]) { r->perm[j] = r->perm[j - 1]; j--; }
+        r->perm[j] = p;
+    }
+    free(w);
 }
 
 /* Inverse of the upper-triangular d x d block at U[b..b+d) into out (row-major d x d);
@@ -113,7 +143,7 @@ static nq_status factor(nq_refiner *r, const float *colfac, double damp, const c
 }
 
 nq_status nq_refiner_new(nq_refiner **out, const double *H, int64_t cols, const float *colfac, int d,
-                         double damp, const char *name, nq_err *e) {
+                         double damp, int act_order, const char *name, nq_err *e) {
     *out = NULL;
     nq_refiner *r = calloc(1, sizeof *r);
     if (!r) return nq_fail(e, NQ_E_NOMEM, "out of memory");
@@ -125,7 +155,9 @@ nq_status nq_refiner_new(nq_refiner **out, const double *H, int64_t cols, const 
     r->U = malloc((size_t)(r->P * r->P) * sizeof *r->U);
     r->Ub = malloc((size_t)(r->nvec * d * d) * sizeof *r->Ub);
     r->work = malloc((size_t)r->P * sizeof *r->work);
-    nq_status st = r->U && r->Ub && r->work ? factor(r, colfac, damp, name, e)
+    r->perm = malloc((size_t)r->nvec * sizeof *r->perm);
+    if (r->perm) coding_order(r, colfac, act_order);
+    nq_status st = r->U && r->Ub && r->work && r->perm ? factor(r, colfac, damp, name, e)
                                  : nq_fail(e, NQ_E_NOMEM, "tensor '%s': out of memory in stage 3", name);
     if (st) { nq_refiner_free(r); return st; }
     *out = r;
@@ -163,25 +195,30 @@ void nq_refine_row(nq_refiner *r, const float *u, uint16_t *codes, float *uhat) 
     int d = r->d, S = r->nstages;
     int64_t P = r->P;
     float *work = r->work, x[64], res[64];
-    for (int64_t j = 0; j < P; j++) work[j] = j < r->cols ? u[j] : 0.0f;
-    for (int64_t v = 0; v < r->nvec; v++) {
+    for (int64_t j = 0; j < P; j++) {
+        int64_t c = col_of(r, j);
+        work[j] = c < r->cols ? u[c] : 0.0f;
+    }
+    for (int64_t v = 0; v < r->nvec; v++) { /* v: coding position; blk: its vector */
         float *xb = work + v * d;
+        int64_t blk = r->perm[v];
+        uint16_t *cv = codes + blk * S;
         mul_upper(xb, r->Ub + v * d * d, d, x);
         memcpy(res, x, (size_t)d * sizeof *res);
         const float *Ct[NQ_MAX_STAGES];
         for (int s = 0; s < S; s++) {
             Ct[s] = r->Ct[s] + v * r->K[s] * d;
             int c = nq_k_nearest(res, Ct[s], r->K[s], d, NULL);
-            codes[v * S + s] = (uint16_t)c;
+            cv[s] = (uint16_t)c;
             for (int j = 0; j < d; j++) res[j] -= Ct[s][(int64_t)c * d + j];
         }
         if (r->icm) { /* joint re-choice, then the residual of the final codes */
-            nq_vq_icm(Ct, r->K, S, d, x, codes + v * S, r->icm);
+            nq_vq_icm(Ct, r->K, S, d, x, cv, r->icm);
             memcpy(res, x, (size_t)d * sizeof *res);
             for (int s = 0; s < S; s++)
-                for (int j = 0; j < d; j++) res[j] -= Ct[s][(int64_t)codes[v * S + s] * d + j];
+                for (int j = 0; j < d; j++) res[j] -= Ct[s][(int64_t)cv[s] * d + j];
         }
-        nq_vq_reconstruct(r->C, codes + v * S, S, d, uhat + v * d);
+        nq_vq_reconstruct(r->C, cv, S, d, uhat + blk * d);
         for (int i = 0; i < d; i++) { /* feed the block's error forward */
             const float *Ui = r->U + (v * d + i) * P;
             float ri = res[i];

@@ -30,6 +30,7 @@ static void defaults(nq_settings *s) {
     s->calib_tokens = 8192;
     s->joint = 1;
     s->rotate = 1;
+    s->act_order = 0;
 }
 
 nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e) {
@@ -83,6 +84,7 @@ nq_status nq_settings_check(const nq_settings *s, nq_err *e) {
     if (s->refine != 0 && s->refine != 1) return nq_fail(e, NQ_E_ARG, "refine %d: must be 0 or 1", s->refine);
     if (!(s->damp >= 1e-6 && s->damp <= 10))
         return nq_fail(e, NQ_E_ARG, "Hessian damping %g: must be 1e-6..10", s->damp);
+    if (s->act_order != 0 && s->act_order != 1) return nq_fail(e, NQ_E_ARG, "act_order %d: must be 0 or 1", s->act_order);
     if (s->rotate != 0 && s->rotate != 1) return nq_fail(e, NQ_E_ARG, "rotate %d: must be 0 or 1", s->rotate);
     if (s->joint != 0 && s->joint != 1) return nq_fail(e, NQ_E_ARG, "joint %d: must be 0 or 1", s->joint);
     if (s->calib_tokens < 1) return nq_fail(e, NQ_E_ARG, "calibration tokens %d: must be >= 1", s->calib_tokens);

@@ -196,6 +196,7 @@ typedef struct nq_settings {
     int calib_tokens;         /* stage 3: calibration tokens used at most (callers' cap) */
     int joint;                /* stage 2: joint (additive) codebook refit and code re-choice */
     int rotate;               /* stage 1: random-sign Hadamard rotation of rows (incoherence) */
+    int act_order;            /* stage 3: code vectors by decreasing input energy */
 } nq_settings;
 
 /* Defaults for a bits preset ("1.5", "2", "3", "4"); see docs/FORMAT.md for the table. */
