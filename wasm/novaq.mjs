@@ -332,6 +332,18 @@ class Kernels {
   dist2(x, c, ref = false) {
     return this.withData(x, c, (px, pc) => (ref ? this.nq.f.nqw_k_dist2_ref : this.nq.f.nqw_k_dist2)(px, pc, x.length));
   }
+  // Forward-pass kernels: dot(x, w) and matmul (x: T x n, w: O x n) -> Float32Array T x O.
+  mmVariant() { return this.nq.mod.UTF8ToString(this.nq.f.nqw_mm_variant()); }
+  dot(x, w, ref = false) {
+    return this.withData(x, w, (px, pw) => this.nq.f.nqw_mm_dot(px, pw, x.length, ref ? 1 : 0));
+  }
+  matmul(x, w, T, O, n, ref = false) {
+    const nq = this.nq, py = nq.alloc(4 * T * O);
+    try {
+      this.withData(x, w, (px, pw) => nq.f.nqw_mm_matmul(py, px, pw, T, O, n, ref ? 1 : 0));
+      return new Float32Array(nq.mod.HEAPU8.buffer, py, T * O).slice();
+    } finally { nq.f.free(py); }
+  }
   // {index, dist} of the nearest of C.length / d centroids.
   nearest(x, C, ref = false) {
     const d = x.length;

@@ -20,6 +20,7 @@
 #include <emscripten.h>
 #include "novaq.h"
 #include "kernels.h"
+#include "kernels_matmul.h"
 
 /* ---------------------------------------------------------------- JS imports */
 
@@ -268,10 +269,10 @@ static nq_status settings_apply(nqw_ctx *c, nq_settings *s, const cJSON *o) {
     static const char *const ikeys[] = {"d", "scope_rows", "quantize_embeddings",
                                         "quantize_lm_head", "kmeans_iters", "train_vectors",
                                         "zstd_level", "share_codebooks", "refine", "joint",
-                                        "calib_tokens"};
+                                        "calib_tokens", "rotate", "act_order"};
     int *idst[] = {&s->d, &s->scope_rows, &s->quantize_embeddings, &s->quantize_lm_head,
                    &s->kmeans_iters, &s->train_vectors, &s->zstd_level, &s->share_codebooks,
-                   &s->refine, &s->joint, &s->calib_tokens};
+                   &s->refine, &s->joint, &s->calib_tokens, &s->rotate, &s->act_order};
     for (size_t i = 0; i < sizeof ikeys / sizeof ikeys[0]; i++) {
         if (json_int(o, ikeys[i], idst[i]) < 0)
             return nq_fail(&c->err, NQ_E_ARG, "settings: %s must be a number", ikeys[i]);
@@ -346,6 +347,8 @@ EMSCRIPTEN_KEEPALIVE char *nqw_settings_json(nqw_ctx *c, const nq_settings *s) {
     cJSON_AddBoolToObject(o, "joint", s->joint);
     cJSON_AddNumberToObject(o, "damp", s->damp);
     cJSON_AddNumberToObject(o, "calib_tokens", s->calib_tokens);
+    cJSON_AddBoolToObject(o, "rotate", s->rotate);
+    cJSON_AddBoolToObject(o, "act_order", s->act_order);
     cJSON_AddNumberToObject(o, "code_bits", nq_settings_code_bits(s));
     ok(c);
     return json_take(c, o);
@@ -660,4 +663,23 @@ EMSCRIPTEN_KEEPALIVE int nqw_k_nearest(const float *x, const float *C, int K, in
 EMSCRIPTEN_KEEPALIVE int nqw_k_nearest_ref(const float *x, const float *C, int K, int d,
                                            float *dist) {
     return nq_k_nearest_ref(x, C, K, d, dist);
+}
+
+/* The forward pass's dot / matmul kernels (kernels_matmul.h): the fastest variant here
+ * (ref = 0) or the scalar reference (ref = 1); y is T x O, x is T x n, w is O x n. */
+EMSCRIPTEN_KEEPALIVE const char *nqw_mm_variant(void) {
+    nq_mm_kernels k;
+    nq_mm_select(&k, NULL);
+    return k.name;
+}
+EMSCRIPTEN_KEEPALIVE float nqw_mm_dot(const float *x, const float *w, int n, int ref) {
+    nq_mm_kernels k;
+    nq_mm_select(&k, ref ? "scalar" : NULL);
+    return k.dot(x, w, n);
+}
+EMSCRIPTEN_KEEPALIVE void nqw_mm_matmul(float *y, const float *x, const float *w, int T, int O,
+                                        int n, int ref) {
+    nq_mm_kernels k;
+    nq_mm_select(&k, ref ? "scalar" : NULL);
+    k.matmul(y, O, x, n, w, n, T, O, n);
 }

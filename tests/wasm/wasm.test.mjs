@@ -61,11 +61,44 @@ test('SIMD nearest-centroid search matches the scalar reference, ties to the low
   }
 });
 
+test('SIMD dot products and matmul (forward pass) are bit-identical to the scalar reference', () => {
+  const k = nq.kernels(), r = rng(4242);
+  assert.equal(k.mmVariant(), 'wasm-simd128');
+  for (const n of [1, 7, 8, 9, 31, 64, 257]) {
+    const x = floats(n, r, 3), w = floats(n, r, 0.5);
+    const a = k.dot(x, w), b = k.dot(x, w, true);
+    assert.ok(Object.is(a, b), `dot n=${n}: ${a} vs ${b}`);
+  }
+  for (const [T, O, n] of [[1, 1, 5], [2, 4, 16], [3, 5, 33], [7, 9, 64]]) {
+    const x = floats(T * n, r), w = floats(O * n, r);
+    const a = k.matmul(x, w, T, O, n), b = k.matmul(x, w, T, O, n, true);
+    for (let i = 0; i < T * O; i++) assert.ok(Object.is(a[i], b[i]), `matmul ${T}x${O}x${n} [${i}]: ${a[i]} vs ${b[i]}`);
+  }
+});
+
 test('the scalar build (when built) reports scalar kernels and agrees with SIMD', { skip: !hasScalar && 'no scalar build' }, async () => {
   const sc = await createNovaqNode({ dir: dist, simd: false });
   assert.equal(sc.kernelVariant, 'scalar');
   const r = rng(99), x = floats(8, r), C = floats(256 * 8, r);
   assert.deepEqual(sc.kernels().nearest(x, C), nq.kernels().nearest(x, C));
+});
+
+test('settings JSON has the CLI flags\' meaning', () => {
+  const get = (o) => { const s = nq.settings(o); try { return s.json(); } finally { s.free(); } };
+  const p2 = get({ bits: '2' });
+  assert.equal(p2.preset, '2');
+  assert.deepEqual(get({ bits: '2', K: p2.K, d: p2.d }).preset, '2', 'restating the preset layout keeps its name');
+  const c = get({ bits: '2', K: [256, 16], seed: '7', kmeans_iters: 3, rotate: 0, joint: 0, quantize_lm_head: 0 });
+  assert.equal(c.preset, 'custom');
+  assert.deepEqual(c.K, [256, 16]);
+  assert.equal(c.seed, '7');
+  assert.equal(c.kmeans_iters, 3);
+  assert.equal(c.rotate, false);
+  assert.equal(c.joint, false);
+  assert.equal(c.quantize_lm_head, false);
+  assert.equal(get({ bits: '2', K: [256] }).preset, 'custom', 'fewer stages is custom (like --stages 1)');
+  assert.throws(() => nq.settings({ bits: '2', K: 'x' }), /K must be an array/);
+  assert.throws(() => nq.settings({ bits: '2', d: 'eight' }), /d must be a number/);
 });
 
 test('tensor table of the tiny model', () => {
