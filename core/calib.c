@@ -79,6 +79,29 @@ static float dot8(const float *a, const float *b, int n) {
     return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
+/* dot8 of (a0, b0), (a0, b1), (a1, b0), (a1, b1) at once, each in dot8's exact order. */
+static void dot8x4(const float *a0, const float *a1, const float *b0, const float *b1, int n, float r[4]) {
+    float l00[8] = {0}, l01[8] = {0}, l10[8] = {0}, l11[8] = {0};
+    int k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; j++) {
+            float x0 = a0[k + j], x1 = a1[k + j], y0 = b0[k + j], y1 = b1[k + j];
+            l00[j] += x0 * y0;
+            l01[j] += x0 * y1;
+            l10[j] += x1 * y0;
+            l11[j] += x1 * y1;
+        }
+    for (; k < n; k++) {
+        l00[k & 7] += a0[k] * b0[k];
+        l01[k & 7] += a0[k] * b1[k];
+        l10[k & 7] += a1[k] * b0[k];
+        l11[k & 7] += a1[k] * b1[k];
+    }
+    const float *l[4] = {l00, l01, l10, l11};
+    for (int q = 0; q < 4; q++)
+        r[q] = ((l[q][0] + l[q][1]) + (l[q][2] + l[q][3])) + ((l[q][4] + l[q][5]) + (l[q][6] + l[q][7]));
+}
+
 static void accumulate(nq_calib *c, calib_site *s, const float *x, int ntok) {
     int w = s->width;
     size_t need = (size_t)w * (size_t)ntok;
@@ -90,7 +113,25 @@ static void accumulate(nq_calib *c, calib_site *s, const float *x, int ntok) {
     }
     for (int t = 0; t < ntok; t++)
         for (int i = 0; i < w; i++) c->xt[(size_t)i * ntok + t] = x[(size_t)t * w + i];
-    for (int i = 0; i < w; i++) {
+    int i = 0;
+    for (; i + 2 <= w; i += 2) { /* 2 x 2 tiles: the same sums as dot8, fewer loads */
+        const float *a0 = c->xt + (size_t)i * ntok, *a1 = a0 + ntok;
+        double *h0 = s->H + (size_t)i * w, *h1 = h0 + w;
+        int j = i;
+        for (; j + 2 <= w; j += 2) {
+            float r[4];
+            dot8x4(a0, a1, c->xt + (size_t)j * ntok, c->xt + (size_t)(j + 1) * ntok, ntok, r);
+            h0[j] += r[0];
+            h0[j + 1] += r[1];
+            if (j > i) h1[j] += r[2]; /* (i+1, i) is below the diagonal */
+            h1[j + 1] += r[3];
+        }
+        for (; j < w; j++) {
+            h0[j] += dot8(a0, c->xt + (size_t)j * ntok, ntok);
+            h1[j] += dot8(a1, c->xt + (size_t)j * ntok, ntok);
+        }
+    }
+    for (; i < w; i++) {
         const float *xi = c->xt + (size_t)i * ntok;
         double *hi = s->H + (size_t)i * w;
         for (int j = i; j < w; j++) hi[j] += dot8(xi, c->xt + (size_t)j * ntok, ntok);
