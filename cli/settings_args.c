@@ -23,7 +23,7 @@ const char cli_settings_help[] =
     "  --no-rotate                no random Hadamard rotation of rows (incoherence)\n"
     "  --act-order                stage 3 codes vectors by decreasing input energy (default off)\n"
     "  --damp F                   stage 3 Hessian damping (default 0.01)\n"
-    "  --calib-tokens N           stage 3: calibration tokens used at most (default 8192)\n";
+    "  --calib-tokens N           stage 3: calibration tokens used at most (default 32768)\n";
 
 static int parse_num(const char *flag, const char *v, double lo, double hi, double *out, nq_err *e) {
     char *end;

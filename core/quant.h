@@ -31,7 +31,7 @@ void nq_rot_hessian(const nq_rot *r, double *H); /* H = R H R^T */
 uint64_t nq_rot_seed(const char *name, uint64_t seed);
 
 #define NQ_SCALE_TOP 239        /* code of scale == g; 16 codes (one octave) above it */
-#define NQ_ROW_MEAN_SHARE 0.01  /* keep row means if they hold > 1% of the squared weights */
+#define NQ_ROW_MEAN_SHARE 0.05  /* keep row means if they hold > 5% of the squared weights */
 typedef struct nq_norm {
     int64_t rows, cols;
     float g;

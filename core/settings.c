@@ -27,7 +27,7 @@ static void defaults(nq_settings *s) {
     s->share_codebooks = 1; /* per-tensor codebooks cost ~1 bit/weight on small tensors */
     s->refine = 1;
     s->damp = 0.01;
-    s->calib_tokens = 8192;
+    s->calib_tokens = 32768;
     s->joint = 1;
     s->rotate = 1;
     s->act_order = 0;

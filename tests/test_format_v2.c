@@ -1,0 +1,171 @@
+/* Format version 2 pieces (issue 4): the model-wide codebook set stored once and shared by
+ * every vq tensor, rotation and row-scale codes decode to what the encoder measured, the
+ * log-scale code table, and the validator's reports for damaged v2 manifest fields (each
+ * damaged manifest is re-hashed so that only the field itself is wrong). */
+#include <math.h>
+#include <string.h>
+#include "format.h"
+#include "quant.h"
+#include "testutil.h"
+#include "util.h"
+
+#define ROWS 64
+#define COLS 96 /* rotation block 32, 12 vectors of 8 */
+
+static unsigned char *make_model(size_t *size, float **wout) {
+    float *w = malloc(2 * ROWS * COLS * sizeof *w);
+    uint64_t rng = 11;
+    for (int i = 0; i < 2 * ROWS * COLS; i++) w[i] = (float)((nq_rng_uniform(&rng) - 0.5) * (i < ROWS * COLS ? 0.1 : 3.0));
+    char json[512];
+    size_t wb = ROWS * COLS * 4;
+    snprintf(json, sizeof json,
+             "{\"a.weight\":{\"dtype\":\"F32\",\"shape\":[%d,%d],\"data_offsets\":[0,%zu]},"
+             "\"b.weight\":{\"dtype\":\"F32\",\"shape\":[%d,%d],\"data_offsets\":[%zu,%zu]}}",
+             ROWS, COLS, wb, ROWS, COLS, wb, 2 * wb);
+    unsigned char *f = tu_make_st(json, w, 2 * wb, size);
+    *wout = w;
+    return f;
+}
+
+static nq_mem_sink compress(unsigned char *file, size_t size, const nq_settings *s) {
+    nq_mem_source src = {file, size};
+    nq_model *m = NULL;
+    nq_mem_sink sink = {0};
+    CHECK(tu_open_st(&src, &m, NULL) == NQ_OK);
+    nq_source_file sf = {"x.safetensors", size, {0}};
+    nq_writer w = nq_writer_mem(&sink);
+    CHECK(nq_compress(m, s, &sf, 1, &w, NULL, NULL, NULL) == NQ_OK);
+    nq_model_free(m);
+    return sink;
+}
+
+/* The file with its manifest text replaced by `man` (footer re-hashed). */
+static uint8_t *with_manifest(const nq_mem_sink *f, const char *man, size_t *n) {
+    uint64_t off = nq_get_u64(f->buf + f->size - NQ_FOOTER_SIZE);
+    size_t ml = strlen(man);
+    *n = off + ml + NQ_FOOTER_SIZE;
+    uint8_t *b = malloc(*n);
+    memcpy(b, f->buf, off);
+    memcpy(b + off, man, ml);
+    uint8_t *foot = b + off + ml;
+    memcpy(foot, f->buf + f->size - NQ_FOOTER_SIZE, NQ_FOOTER_SIZE);
+    nq_put_u64(foot + 8, ml);
+    nq_sha256(man, ml, foot + 16);
+    return b;
+}
+
+typedef struct seen { int n; char text[2048]; } seen;
+static void collect(void *ctx, const char *where, const char *what) {
+    seen *s = ctx;
+    s->n++;
+    size_t l = strlen(s->text);
+    snprintf(s->text + l, sizeof s->text - l, "%s: %s\n", where, what);
+}
+
+/* Replace the first `from` in the manifest by `to`; the validator must name `expect`. */
+static void damaged(const nq_mem_sink *f, const char *from, const char *to, const char *expect) {
+    uint64_t off = nq_get_u64(f->buf + f->size - NQ_FOOTER_SIZE), ml = nq_get_u64(f->buf + f->size - 48);
+    char *man = malloc(ml + strlen(to) + 1);
+    memcpy(man, f->buf + off, ml);
+    man[ml] = 0;
+    char *p = strstr(man, from);
+    CHECK(p != NULL);
+    if (!p) { fprintf(stderr, "no '%s' in the manifest\n", from); free(man); return; }
+    char *rest = nq_strdup(p + strlen(from));
+    strcpy(p, to);
+    strcat(p, rest);
+    free(rest);
+    size_t n;
+    uint8_t *b = with_manifest(f, man, &n);
+    nq_mem_source src = {b, n};
+    nq_reader r = nq_reader_mem(&src, "bad.novaq");
+    seen s = {0};
+    CHECK(nq_validate(&r, collect, &s, NULL, NULL) != NQ_OK && s.n > 0);
+    CHECK(strstr(s.text, expect) != NULL);
+    if (!strstr(s.text, expect)) fprintf(stderr, "expected '%s' in:\n%s", expect, s.text);
+    nq_model *m = NULL;
+    CHECK(nq_novaq_open(&m, &r, NULL) != NQ_OK && !m);
+    free(b);
+    free(man);
+}
+
+static double sse_of(nq_model *m, const char *name, const float *w) {
+    float *q = malloc(ROWS * COLS * sizeof *q);
+    CHECK(nq_model_read_rows(m, nq_model_find(m, name), 0, ROWS, q, NULL) == NQ_OK);
+    double s = 0;
+    for (int i = 0; i < ROWS * COLS; i++) s += ((double)w[i] - q[i]) * ((double)w[i] - q[i]);
+    free(q);
+    return s;
+}
+
+int main(void) {
+    /* scale codes: exact powers of two at multiples of 16, monotone, nearest in ratio */
+    float tab[256];
+    nq_row_scale_table(3.0f, tab);
+    CHECK(tab[NQ_SCALE_TOP] == 3.0f && tab[NQ_SCALE_TOP - 16] == 1.5f && tab[NQ_SCALE_TOP + 16] == 6.0f);
+    for (int q = 1; q < 256; q++) CHECK(tab[q] > tab[q - 1]);
+    CHECK(nq_row_scale_code(tab, 3.0) == NQ_SCALE_TOP && nq_row_scale_code(tab, 3.0 * 1.02) == NQ_SCALE_TOP);
+    CHECK(nq_row_scale_code(tab, 3.0 * 1.03) == NQ_SCALE_TOP + 1 && nq_row_scale_code(tab, 0) == 0);
+    CHECK(nq_row_scale_code(tab, 1e30) == 255);
+    /* rotation: orthogonal (norm kept), inverse undoes it */
+    nq_rot rot;
+    CHECK(nq_rot_init(&rot, COLS, 42, NULL) == NQ_OK && rot.block == 32);
+    float x[COLS], y[COLS];
+    double n0 = 0, n1 = 0, err = 0;
+    for (int j = 0; j < COLS; j++) { x[j] = y[j] = (float)(j % 7) - 3.0f + 0.25f * (float)(j % 3); n0 += (double)x[j] * x[j]; }
+    nq_rot_forward(&rot, y);
+    for (int j = 0; j < COLS; j++) n1 += (double)y[j] * y[j];
+    nq_rot_inverse(&rot, y);
+    for (int j = 0; j < COLS; j++) err += fabs((double)y[j] - x[j]);
+    CHECK(fabs(n1 - n0) < 1e-5 * n0 && err < 1e-4);
+    nq_rot_free(&rot);
+
+    size_t size;
+    float *w;
+    unsigned char *file = make_model(&size, &w);
+    nq_settings s;
+    nq_settings_preset(&s, "2", NULL);
+    nq_mem_sink f = compress(file, size, &s);
+    nq_mem_source src = {f.buf, f.size};
+    nq_reader r = nq_reader_mem(&src, "x.novaq");
+    CHECK(nq_validate(&r, NULL, NULL, NULL, NULL) == NQ_OK);
+    nq_model *m = NULL;
+    CHECK(nq_novaq_open(&m, &r, NULL) == NQ_OK);
+    const char *man = m ? nq_novaq_manifest(m) : "";
+    /* one set, stored once; both tensors reference it and carry no codebooks of their own */
+    const char *cb = strstr(man, "\"codebooks\":[{\"index\":0");
+    CHECK(cb && !strstr(cb + 1, "\"codebooks\""));
+    const char *ta = strstr(man, "\"a.weight\""), *tb = strstr(man, "\"b.weight\"");
+    CHECK(ta && tb && strstr(ta, "\"codebook_set\":0") && strstr(tb, "\"codebook_set\":0"));
+    CHECK(ta && strstr(ta, "\"rotation\":{\"kind\":\"hadamard\",\"block\":32"));
+    int kinds = 0;
+    for (const char *p = man; (p = strstr(p, "\"kind\":\"codebook\"")); p++) kinds++;
+    CHECK(kinds == s.nstages); /* only the set's parts */
+    /* the reported error is what decoding gives (rotation and scale codes included) */
+    if (m) {
+        double sa = sse_of(m, "a.weight", w), sb = sse_of(m, "b.weight", w + ROWS * COLS);
+        const char *pa = strstr(ta, "\"sse\":"), *pb = strstr(tb, "\"sse\":");
+        CHECK(pa && fabs(atof(pa + 6) - sa) <= 1e-9 * sa);
+        CHECK(pb && fabs(atof(pb + 6) - sb) <= 1e-9 * sb);
+    }
+    nq_model_free(m);
+    /* damaged v2 fields */
+    damaged(&f, "\"codebook_set\":0", "\"codebook_set\":3", "'codebook_set' names no entry");
+    damaged(&f, "\"row_mean\":false", "\"row_mean\":1", "lacks boolean 'row_mean'");
+    damaged(&f, "\"block\":32", "\"block\":64", "invalid 'rotation'");
+    damaged(&f, "\"kind\":\"hadamard\"", "\"kind\":\"fourier\"", "invalid 'rotation'");
+    damaged(&f, "\"codebooks\":[{\"index\":0,\"d\":8", "\"codebooks\":[{\"index\":0,\"d\":4", "codebook of set 0");
+    damaged(&f, "\"codebooks\":[", "\"codebookz\":[", "missing array 'codebooks'");
+    damaged(&f, "\"row_mean\":false", "\"row_mean\":true", "wrong size");
+    /* per-tensor sets (no sharing) still round-trip; the shared file is smaller */
+    s.share_codebooks = 0;
+    nq_mem_sink g = compress(file, size, &s);
+    nq_mem_source gs = {g.buf, g.size};
+    nq_reader gr = nq_reader_mem(&gs, "own.novaq");
+    CHECK(nq_validate(&gr, NULL, NULL, NULL, NULL) == NQ_OK && g.size > f.size);
+    free(g.buf);
+    free(f.buf);
+    free(file);
+    free(w);
+    return TU_DONE();
+}
