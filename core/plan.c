@@ -5,8 +5,8 @@
  * Sample: tensor t contributes about train_vectors * weights_t / weights_total vectors
  * (at least one row), from evenly spaced rows; each row is divided by its root mean square
  * (the stage-1 scale of a row without a stored mean) and cut into zero-padded d-vectors.
- * Tensors are visited in model order, so the sample, and with it the codebooks, depend
- * only on the model's bytes and the settings. */
+ * Tensors are visited in name order, so the sample, and with it the codebooks, depend
+ * only on the tensors' names and bytes and the settings, not on their order in the files. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,22 +68,38 @@ static void rms_vectors(float *w, int64_t cols, int d, const nq_rot *rot, float 
     for (int64_t k = 0; k < nvec * d; k++) X[k] = k < cols ? w[k] * inv : 0.0f;
 }
 
+/* Quantizable tensors in name order: the sample must not depend on how a model's tensors
+ * are ordered or split across shard files (the same weights give the same codebooks). */
+static int *by_name(const nq_model *m, const nq_settings *s, int *count) {
+    int nt = nq_model_tensor_count(m), n = 0;
+    int *v = malloc((size_t)(nt ? nt : 1) * sizeof *v);
+    if (!v) return NULL;
+    for (int t = 0; t < nt; t++)
+        if (nq_should_quantize(m, t, s)) v[n++] = t;
+    for (int i = 1; i < n; i++) /* insertion sort: stable, no comparator context needed */
+        for (int j = i; j > 0 && strcmp(nq_model_tensor(m, v[j - 1])->name, nq_model_tensor(m, v[j])->name) > 0; j--) {
+            int x = v[j]; v[j] = v[j - 1]; v[j - 1] = x;
+        }
+    *count = n;
+    return v;
+}
+
 static nq_status shared_sample(const nq_model *m, const nq_settings *s, float **X, int64_t *n, nq_err *e) {
-    int nt = nq_model_tensor_count(m), d = s->d;
+    int nt = 0, d = s->d;
+    int *order = by_name(m, s, &nt);
+    if (!order) return nq_fail(e, NQ_E_NOMEM, "shared codebook: out of memory");
     double total = 0;
     int64_t count = 0;
-    for (int t = 0; t < nt; t++)
-        if (nq_should_quantize(m, t, s)) total += (double)nq_model_tensor(m, t)->rows * nq_model_tensor(m, t)->cols;
-    for (int t = 0; t < nt; t++) {
-        if (!nq_should_quantize(m, t, s)) continue;
-        const nq_tensor_info *ti = nq_model_tensor(m, t);
+    for (int i = 0; i < nt; i++) total += (double)nq_model_tensor(m, order[i])->rows * nq_model_tensor(m, order[i])->cols;
+    for (int i = 0; i < nt; i++) {
+        const nq_tensor_info *ti = nq_model_tensor(m, order[i]);
         count += sample_rows(ti, d, s->train_vectors * ((double)ti->rows * ti->cols / total)) * ((ti->cols + d - 1) / d);
     }
     float *x = malloc((size_t)(count ? count : 1) * d * sizeof *x);
-    if (!x) return nq_fail(e, NQ_E_NOMEM, "shared codebook: out of memory for %lld sample vectors", (long long)count);
+    if (!x) { free(order); return nq_fail(e, NQ_E_NOMEM, "shared codebook: out of memory for %lld sample vectors", (long long)count); }
     int64_t at = 0;
-    for (int t = 0; t < nt; t++) {
-        if (!nq_should_quantize(m, t, s)) continue;
+    for (int i = 0; i < nt; i++) {
+        int t = order[i];
         const nq_tensor_info *ti = nq_model_tensor(m, t);
         int64_t take = sample_rows(ti, d, s->train_vectors * ((double)ti->rows * ti->cols / total));
         int64_t nvec = (ti->cols + d - 1) / d;
@@ -91,16 +107,17 @@ static nq_status shared_sample(const nq_model *m, const nq_settings *s, float **
         nq_rot rot = {0};
         nq_status rs = w ? NQ_OK : nq_fail(e, NQ_E_NOMEM, "shared codebook: out of memory");
         if (rs == NQ_OK && s->rotate && nq_rot_block(ti->cols) > 1) rs = nq_rot_init(&rot, ti->cols, nq_rot_seed(ti->name, s->seed), e);
-        if (rs) { free(w); free(x); return rs; }
+        if (rs) { free(w); free(x); free(order); return rs; }
         for (int64_t i = 0; i < take; i++) {
             nq_status rc = nq_model_read_rows(m, t, i * ti->rows / take, 1, w, e);
-            if (rc) { free(w); free(x); nq_rot_free(&rot); return rc; }
+            if (rc) { free(w); free(x); free(order); nq_rot_free(&rot); return rc; }
             rms_vectors(w, ti->cols, d, &rot, x + at * d);
             at += nvec;
         }
         nq_rot_free(&rot);
         free(w);
     }
+    free(order);
     *X = x;
     *n = at;
     return NQ_OK;
