@@ -8,6 +8,7 @@
 const char cli_settings_help[] =
     "settings:\n"
     "  --bits B                   preset: 1.5, 2 (default), 3, 4 (see docs/FORMAT.md)\n"
+    "  --config FILE              settings file (.yaml or .json, docs/SOURCES.md); flags override it\n"
     "  --subspaces D              vector length d\n"
     "  --codebook-size K          primary codebook entries (power of two)\n"
     "  --residual-codebook-size K residual stage entries; repeat for more stages\n"
@@ -44,10 +45,23 @@ static int int_flag(const char *flag, const char *v, double lo, double hi, int *
 }
 
 int cli_settings_parse(int argc, char **argv, nq_settings *s, unsigned char *used, nq_err *e) {
-    const char *bits = "2";
-    for (int i = 1; i + 1 < argc; i++)
+    const char *bits = NULL, *config = NULL;
+    for (int i = 1; i + 1 < argc; i++) {
         if (!strcmp(argv[i], "--bits")) { bits = argv[i + 1]; used[i] = used[i + 1] = 1; }
-    if (nq_settings_preset(s, bits, e)) return 1;
+        if (!strcmp(argv[i], "--config")) { config = argv[i + 1]; used[i] = used[i + 1] = 1; }
+    }
+    /* Order: preset, then the config file, then flags (flags override the file). */
+    if (nq_settings_preset(s, bits ? bits : "2", e)) return 1;
+    if (config && cli_config_load(config, s, e)) return 1;
+    if (config && bits) { /* --bits beats the file's bits_per_weight: its stage layout wins */
+        nq_settings p;
+        nq_settings_preset(&p, bits, NULL);
+        s->d = p.d;
+        s->nstages = p.nstages;
+        memcpy(s->K, p.K, sizeof s->K);
+        snprintf(s->preset, sizeof s->preset, "%s", bits);
+    }
+    if (!bits) bits = s->preset;
     int residuals = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -88,8 +102,7 @@ int cli_settings_parse(int argc, char **argv, nq_settings *s, unsigned char *use
         if (takes) used[++i] = 1;
     }
     nq_settings p; /* the preset name stays only while its stage layout is unchanged */
-    nq_settings_preset(&p, bits, NULL);
-    if (p.d != s->d || p.nstages != s->nstages || memcmp(p.K, s->K, sizeof p.K))
+    if (nq_settings_preset(&p, bits, NULL) != NQ_OK || p.d != s->d || p.nstages != s->nstages || memcmp(p.K, s->K, sizeof p.K))
         snprintf(s->preset, sizeof s->preset, "custom");
     return nq_settings_check(s, e) != NQ_OK;
 }
