@@ -369,6 +369,7 @@ static void parse_tensor(const cJSON *o, int i, nq_tensor_info *ti, nv_tensor *v
     if (!name || !name[0]) report(rep, where, "missing 'name'");
     if (!parse_shape(o, ti)) report(rep, where, "invalid 'shape'");
     int dt = dtype ? nq_dtype_from_name(dtype) : -1;
+    if (dt < 0 && dtype && !strcmp(dtype, "Q8_0")) dt = NQ_DT_Q8_0; /* GGUF block type source */
     ti->dtype = dt >= 0 ? (nq_dtype)dt : NQ_DT_OTHER;
     snprintf(ti->dtype_name, sizeof ti->dtype_name, "%s", dtype ? dtype : "?");
     if (!dtype || strlen(dtype) >= sizeof ti->dtype_name) report(rep, where, "invalid 'dtype'");
@@ -391,14 +392,14 @@ static void parse_tensor(const cJSON *o, int i, nq_tensor_info *ti, nv_tensor *v
         if (vt->parts[k].kind < 0) vt->vq = -1;
     }
     if (vt->vq == 1) {
-        if (!nq_dtype_is_float(ti->dtype) || ti->dtype == NQ_DT_Q8_0) {
+        if (!nq_dtype_is_float(ti->dtype)) {
             report(rep, where, "vq tensor with non-float dtype %s", ti->dtype_name);
             vt->vq = -1;
         } else {
             check_vq(o, ti, vt, f, where, rep);
         }
     } else if (vt->vq == 0) {
-        if (ti->dtype == NQ_DT_OTHER) { /* unknown element size: trust the parts' total */
+        if (nq_dtype_size(ti->dtype) == 0) { /* block or unknown element size: trust the parts' total */
             ti->nbytes = 0;
             for (int j = 0; j < vt->nparts; j++) ti->nbytes += vt->parts[j].raw_size;
         }
