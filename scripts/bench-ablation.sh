@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Ablation of the quality ingredients at preset 2 on the shared tiny model (docs/QUALITY.md):
+# each row adds one ingredient (or removes one from the full setting). Decoder linear layers
+# only; perplexity ratio and KL over the first WINDOWS (default 96) windows of val_tokens.u16;
+# compression CPU seconds on one core.
+# usage: scripts/bench-ablation.sh [build dir] [out dir]
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build}; out=${2:-/tmp/novaq-ablation}
+novaq=$build/cli/novaq
+model=$root/tests/data/novaq-tiny-llama
+calib="--calib $model/calib.txt"
+win=${WINDOWS:-96}
+mkdir -p "$out"
+printf "%-4s %-58s %9s %9s %8s %7s\n" row flags bpw_quant ppl_ratio kl cpu_s
+i=0
+while IFS='|' read -r flags; do
+  i=$((i + 1))
+  f=$out/a$i.novaq
+  t=$( { TIMEFORMAT=%U; time NOVAQ_NUM_THREADS=1 "$novaq" local "$model" -o "$f" --bits 2 \
+         --no-quantize-embeddings --no-quantize-lm-head $flags >/dev/null 2>&1; } 2>&1 )
+  bq=$("$novaq" stats --json "$f" | python3 -c "import json,sys; print('%.4f' % json.load(sys.stdin)['bits_per_weight_quantized'])")
+  b=$("$novaq" benchmark "$f" --original "$model" --tokens "$model/val_tokens.u16" --windows "$win" --json)
+  r=$(echo "$b" | python3 -c "import json,sys; print('%.4f' % json.load(sys.stdin)['ppl_ratio'])")
+  k=$(echo "$b" | python3 -c "import json,sys; print('%.4f' % json.load(sys.stdin)['kl_mean'])")
+  printf "%-4s %-58s %9s %9s %8s %7s\n" "A$i" "${flags//$model\//}" "$bq" "$r" "$k" "$t"
+done <<LIST
+--no-share-codebooks --no-joint --no-rotate --no-refine
+--no-joint --no-rotate --no-refine
+--no-rotate --no-refine
+--no-refine
+ 
+$calib --calib-tokens 8192
+$calib
+$calib --no-rotate
+$calib --no-joint
+$calib --act-order
+$calib --damp 0.1
+LIST
