@@ -196,7 +196,11 @@ try {
     assert(a.equals(b), `sharded: browser ${a.length} bytes vs native ${b.length} bytes differ`);
   });
 
-  const bad = (name, buffer) => ({ name, mimeType: 'application/octet-stream', buffer });
+  // Bad files are written to disk and chosen by path (large buffers sent through the
+  // DevTools protocol are slow and have made the browser drop the connection).
+  const badDir = path.join(scratch, 'bad');
+  fs.mkdirSync(badDir, { recursive: true });
+  const bad = (name, buffer) => { const p = path.join(badDir, name); fs.writeFileSync(p, buffer); return p; };
   const good = fs.readFileSync(tiny);
   const cases = [
     ['a file that is not safetensors', bad('notes.safetensors', Buffer.from('hello, this is plain text and not a model at all')), /notes\.safetensors/],
