@@ -159,7 +159,11 @@ async function startCompression() {
   state.abort = abort;
   let tStart = performance.now(), lastTensors = 0;
   const onProgress = (p) => {
-    if (p.phase === 'preparing') { $('progress-text').textContent = 'Hashing the source files and training the shared codebooks…'; return; }
+    if (p.phase === 'preparing') {
+      const h = p.hashTotal ? ` (SHA-256 ${(100 * Math.min(p.hashed, p.hashTotal) / p.hashTotal).toFixed(0)} % of ${fmtBytes(p.hashTotal)})` : '';
+      $('progress-text').textContent = `Hashing the source files and training the shared codebooks…${h}`;
+      return;
+    }
     if (p.phase === 'encoding' && lastTensors === 0 && p.tensorsDone === 0) tStart = performance.now();
     lastTensors = p.tensorsDone;
     const el = (performance.now() - tStart) / 1000, frac = p.total ? p.done / p.total : 0;

@@ -23,6 +23,7 @@ export class WorkerClient {
   }
   receive(msg) {
     if (msg.type === 'chunk') { if (this.onchunk) this.onchunk(msg.bytes); return; }
+    if (msg.type === 'progress') { if (this.onprogress) this.onprogress(msg); return; }
     this.peakMem = Math.max(this.peakMem, msg.memBytes || 0);
     const p = this.pending.get(msg.id);
     if (!p) return;
@@ -79,10 +80,15 @@ export async function compressModel({ files, index, settings, nworkers, simd, si
     const planning = Promise.all(encoders.map((w) => w.call('plan', { settings })));
     planning.catch(() => {}); // reported by the await below
     const sources = [];
-    for (const f of orderedFiles(files, opened[0].order)) {
+    const ordered = orderedFiles(files, opened[0].order);
+    const srcTotal = ordered.reduce((a, f) => a + f.size, 0);
+    let hashedBefore = 0;
+    writer.onprogress = (m) => onProgress?.({ phase: 'preparing', hashed: hashedBefore + m.done, hashTotal: srcTotal });
+    for (const f of ordered) {
       if (signal?.aborted) throw new Error('cancelled');
       const { hex } = await writer.call('sha256', { file: f });
       sources.push({ name: f.name, size: f.size, sha256: hex });
+      hashedBefore += f.size;
     }
     let writeChain = Promise.resolve();
     let written = 0;

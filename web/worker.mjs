@@ -77,7 +77,18 @@ const handlers = {
     const bytes = nq.encodeTensor(model, t, st, plan);
     return { t, bytes, transfer: [bytes.buffer] };
   },
-  sha256: ({ file }) => ({ hex: nq.sha256(fileReader(file)) }),
+  sha256: ({ file }) => {
+    // Hashing a big file takes minutes: report bytes read now and then (messages queue up
+    // and reach the page while this worker is still busy).
+    const r = fileReader(file), read = r.read;
+    let done = 0, next = 0;
+    r.read = (off, len) => {
+      done += len;
+      if (done >= next) { postMessage({ type: 'progress', name: file.name, done, total: file.size }); next = done + (32 << 20); }
+      return read(off, len);
+    };
+    return { hex: nq.sha256(r) };
+  },
   begin: ({ settings: s, sources }) => {
     container = nq.beginContainer(model, getSettings(s), sources, (chunk) => {
       const copy = chunk.slice();
