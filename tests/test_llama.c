@@ -36,6 +36,7 @@ static void test_kernels(void) {
         for (const char *const *v = nq_mm_variants(); *v; v++) {
             nq_mm_kernels k;
             if (!nq_mm_select(&k, *v)) continue; /* compiled but not this CPU */
+            if (si == 0) printf("kernel variant %s checked against the scalar reference\n", *v);
             memset(yv, 0, sizeof(float) * T * O);
             k.matmul(yv, O, x, n, w, n, T, O, n);
             int same = !memcmp(yr, yv, sizeof(float) * T * O);
@@ -100,6 +101,11 @@ static void test_reference_logits(tiny_model *t) {
     }
     CHECK(rows == 8 && cols == 16);
     printf("first window, 8 x 16 logits vs PyTorch: max |difference| %.3g\n", worst);
+    uint8_t digest[32];
+    char hex[65];
+    nq_sha256(logits, sizeof(float) * ctx * V, digest); /* little-endian f32 on every target */
+    nq_hex(digest, 32, hex);
+    printf("first window, all logits: sha256 %s (the same on every target)\n", hex);
     CHECK(worst < 1e-3);
     int p = 0;
     for (const cJSON *a = amax ? amax->child : NULL; a; a = a->next, p++) {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The forward pass in WebAssembly: tests/test_llama.c built with Emscripten (SIMD128) and run
+# under Node. Besides every check of the native test (reference logits, every kernel variant
+# bit-identical to the scalar reference, decoding in chunks == one batch, hooks, bad input),
+# the first window's logits must hash to the same SHA-256 as the native build's: the same
+# bits on both targets. Run by scripts/test.sh after the native build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NODE_PATH=${NODE_PATH:-/usr/share/nodejs} # emcc needs Debian's acorn
+native=${NOVAQ_BUILD:-build}/tests/test_llama
+[ -x "$native" ] || { echo "test-wasm-llama: native test missing at $native (run scripts/build.sh)"; exit 1; }
+command -v emcc >/dev/null || { echo "test-wasm-llama: emcc not found (apt-get install emscripten)"; exit 1; }
+deps=build-wasm/deps
+[ -f "$deps/lib/libzstd.a" ] && [ -f "$deps/lib/libcjson.a" ] || bash scripts/build-wasm.sh >/dev/null
+out=build-wasm/llama-test
+mkdir -p "$out"
+data=$PWD/tests/data
+emcc -O2 -msimd128 -std=c11 -Wall -Wextra -ffp-contract=off -Icore -Icore/include -Itests -I"$deps/include" \
+  -DNOVAQ_TEST_DATA="\"$data\"" -DNOVAQ_BIN='"novaq"' \
+  tests/test_llama.c tests/testutil.c core/*.c "$deps/lib/libzstd.a" "$deps/lib/libcjson.a" \
+  -sNODERAWFS=1 -sALLOW_MEMORY_GROWTH=1 -sEXIT_RUNTIME=1 -sSINGLE_FILE=1 -o "$out/test_llama.js"
+mv "$out/test_llama.js" "$out/test_llama.cjs" # package.json says "type": "module"
+node "$out/test_llama.cjs" > "$out/wasm.txt" 2>&1 || { cut -c1-300 "$out/wasm.txt" | tail -20; echo "test-wasm-llama: wasm test failed"; exit 1; }
+cat "$out/wasm.txt"
+"$native" > "$out/native.txt"
+w=$(grep "sha256" "$out/wasm.txt") n=$(grep "sha256" "$out/native.txt")
+[ -n "$w" ] && [ "$w" = "$n" ] || { echo "test-wasm-llama: logits differ: wasm '$w', native '$n'"; exit 1; }
+grep -q "kernel variant wasm-simd128 checked" "$out/wasm.txt" || { echo "test-wasm-llama: SIMD128 kernels not checked"; exit 1; }
+echo "test-wasm-llama: ok (wasm and native logits identical)"
