@@ -28,6 +28,31 @@ python3 -c "import sys; p=float(sys.argv[1]); sys.exit(0 if 10 < p < 1000 else 1
 [ "$(field p1.json "['predicted_tokens']")" = 768 ] || { echo "FAIL: predicted tokens"; fail=1; }
 expect 0 "perplexity" "$novaq" ppl "$m/model.safetensors" --tokens "$m/val_tokens.u16" --windows 1 --ctx 64
 
+# a sharded copy (two safetensors files + index, config beside them) gives the same figure
+mkdir -p sharded && cp "$m/config.json" sharded/
+python3 - "$m/model.safetensors" sharded <<'PY' || fail=1
+import json, struct, sys
+src, out = sys.argv[1], sys.argv[2]
+raw = open(src, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr = json.loads(raw[8:8 + n]); data = raw[8 + n:]
+names = sorted(k for k in hdr if k != "__metadata__")
+shards = [names[: len(names) // 2], names[len(names) // 2:]]
+wmap = {}
+for i, part in enumerate(shards):
+    fn = "model-%05d-of-00002.safetensors" % (i + 1)
+    h, blob = {}, b""
+    for k in part:
+        a, b = hdr[k]["data_offsets"]
+        h[k] = {"dtype": hdr[k]["dtype"], "shape": hdr[k]["shape"], "data_offsets": [len(blob), len(blob) + b - a]}
+        blob += data[a:b]; wmap[k] = fn
+    hj = json.dumps(h).encode()
+    open(out + "/" + fn, "wb").write(struct.pack("<Q", len(hj)) + hj + blob)
+json.dump({"metadata": {}, "weight_map": wmap}, open(out + "/model.safetensors.index.json", "w"))
+PY
+"$novaq" ppl sharded --tokens "$m/val_tokens.u16" --windows 3 --threads 2 --json > ps.json || fail=1
+[ "$(field ps.json "['perplexity']")" = "$a" ] || { echo "FAIL: sharded ppl $(field ps.json "['perplexity']") != $a"; fail=1; }
+
 # benchmark: the original against itself (the .safetensors file; config found beside it)
 "$novaq" benchmark "$m/model.safetensors" --original "$m" --tokens "$m/val_tokens.u16" --windows 2 --blocks --json > b.json || fail=1
 python3 - b.json "$a" <<'PY' || fail=1
