@@ -42,14 +42,16 @@ function sqnrDb(sse, signal) { return sse > 0 ? 10 * Math.log10(signal / sse) : 
 function classify(list) {
   const files = [...list];
   const novaq = files.filter((f) => /\.novaq$/i.test(f.name));
-  const index = files.filter((f) => /\.json$/i.test(f.name));
+  // Only *.index.json is an index; other JSON next to a model (config.json, tokenizer.json)
+  // is not needed here and is left out.
+  const index = files.filter((f) => /\.index\.json$/i.test(f.name));
   const weights = files.filter((f) => !/\.(novaq|json)$/i.test(f.name));
   if (novaq.length) {
     if (files.length > 1) throw new Error('Drop one .novaq file at a time to inspect it.');
     return { kind: 'novaq', file: novaq[0] };
   }
-  if (index.length > 1) throw new Error(`Several .json files given (${index.map((f) => f.name).join(', ')}): give only model.safetensors.index.json.`);
-  if (weights.length === 0) throw new Error(index.length ? `${index[0].name} alone is not a model: also give the .safetensors shards it lists.` : 'No file given.');
+  if (index.length > 1) throw new Error(`Several index files given (${index.map((f) => f.name).join(', ')}): give one model.safetensors.index.json.`);
+  if (weights.length === 0) throw new Error(index.length ? `${index[0].name} alone is not a model: also give the .safetensors shards it lists.` : files.length ? `${files.map((f) => f.name).join(', ')}: no .safetensors or .novaq file among them.` : 'No file given.');
   if (weights.length > 1 && !index.length) throw new Error(`${weights.length} weight files given without model.safetensors.index.json: give the index too, or one .safetensors file.`);
   return { kind: 'safetensors', files: weights, index: index[0] || null };
 }

@@ -169,6 +169,13 @@ try {
     assert((await page.locator('#manifest').textContent()).includes('"tensors"'), 'manifest shown');
   });
 
+  await step('config.json dropped next to the model is left out', async () => {
+    await choose([tiny, path.join(path.dirname(tiny), 'config.json')]);
+    await waitState(['model', 'error']);
+    assert(await pageState() === 'model', `page shows an error: ${await text('#error')}`);
+    assert(/model\.safetensors/.test(await text('#model-title')), 'title names the weights file');
+  });
+
   await step('shards + index with advanced settings: byte-identical to `novaq local <dir>` with the same flags', async () => {
     assert(nativeBin, 'native CLI not found (set NOVAQ_BIN)');
     const dir = path.join(scratch, 'sharded');
