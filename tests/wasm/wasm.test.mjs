@@ -2,7 +2,7 @@
 // Needs build-wasm/dist (scripts/build-wasm.sh; NOVAQ_WASM_SCALAR=1 adds the scalar build)
 // and, for the cross-target check, the native CLI (NOVAQ_BIN, default build/cli/novaq) or
 // its output made beforehand (NOVAQ_NATIVE_NOVAQ).
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +17,7 @@ const nativeBin = process.env.NOVAQ_BIN || [path.join(repo, 'build/cli/novaq'), 
 const preset = process.env.NOVAQ_WASM_TEST_PRESET || '2';
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'novaq-wasm-test-'));
 const hasScalar = fs.existsSync(path.join(dist, 'novaq_module_scalar.wasm'));
+after(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 // Deterministic pseudo-random floats (xorshift32), so failures reproduce.
 function rng(seed) {
