@@ -3,8 +3,10 @@
  * and the calibration statistics of stage 3.
  *
  * Sample: tensor t contributes about train_vectors * weights_t / weights_total vectors
- * (at least one row), from evenly spaced rows; each row is divided by its root mean square
- * (the stage-1 scale of a row without a stored mean) and cut into zero-padded d-vectors.
+ * (at least one row), from evenly spaced rows; each row is rotated as stage 1 rotates it (when
+ * settings rotate), divided by its root mean square (the stage-1 scale of a row without a
+ * stored mean) and cut into zero-padded d-vectors. Stages are trained by greedy residual
+ * k-means, then refit jointly (additive.c) when settings ask for it.
  * Tensors are visited in name order, so the sample, and with it the codebooks, depend
  * only on the tensors' names and bytes and the settings, not on their order in the files. */
 #include <math.h>

@@ -7,6 +7,7 @@
 
 /* ---- stage 1: distribution normalization (normalize.c)
  * w[i][j] = mean_i + scale_i * (colfac_j * u[i][j])      (f32 arithmetic, this order)
+ *   (with a rotation: w_i = mean_i + R^T (scale_i * colfac * u_i), see rotate.c)
  *   mean_i  = g * f16(mean'_i) when the tensor stores row means, else 0
  *   scale_i = nq_row_scale(g, q_i): a log-scale code, g * 2^((q_i - 239) / 16)
  *   colfac_j = f16 factor >= 1 for the outlier input channels, 1 elsewhere.
