@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# novaq local --calib (stage 3): same bytes for 1 and 2 threads, the file validates, the
+# manifest records output-aware refinement for the linear layers and lm_head and the
+# weight-space fallback (with its reason) for the embedding; bad calibration inputs fail
+# cleanly with a message naming the file and leave no output.
+set -u
+novaq=$1 data=$2 dir=$3
+rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" || exit 1
+m=$data/novaq-tiny-llama
+fail=0
+NOVAQ_NUM_THREADS=1 "$novaq" local "$m" -o c1.novaq --bits 3 --calib "$m/calib.txt" --calib-tokens 512 >/dev/null 2>err1 \
+  || { echo "FAIL: compress with --calib"; cat err1; fail=1; }
+NOVAQ_NUM_THREADS=2 "$novaq" local "$m" -o c2.novaq --bits 3 --calib "$m/calib.txt" --calib-tokens 512 >/dev/null 2>&1
+cmp -s c1.novaq c2.novaq || { echo "FAIL: --calib output differs between 1 and 2 threads"; fail=1; }
+grep -q "calibration: 512 tokens" err1 || { echo "FAIL: calibration summary missing"; fail=1; }
+"$novaq" validate c1.novaq >/dev/null 2>&1 || { echo "FAIL: --calib output does not validate"; fail=1; }
+python3 - c1.novaq <<'PY' || fail=1
+import json, struct, sys
+b = open(sys.argv[1], 'rb').read()
+off, size = struct.unpack('<QQ', b[-56:-40])
+t = {x['name']: x for x in json.loads(b[off:off + size])['tensors'] if x['method'] == 'vq'}
+s3 = lambda n: t[n]['vq']['stage3']
+ok = all(s3(n)['mode'] == 'output-aware' and s3(n)['objective'] <= s3(n)['objective_stage2']
+         for n in t if n.startswith('model.layers.') or n == 'lm_head.weight')
+ok = ok and s3('model.embed_tokens.weight')['mode'] == 'weight-space' and 'no activations' in s3('model.embed_tokens.weight')['reason']
+if not ok: print('FAIL: stage3 records', {n: s3(n)['mode'] for n in t})
+sys.exit(0 if ok else 1)
+PY
+# bad input: missing calibration file; a model without tokenizer.json beside it
+"$novaq" local "$m" -o bad.novaq --calib nope.txt >/dev/null 2>err2; rc=$?
+[ $rc = 1 ] && grep -q "nope.txt" err2 && [ ! -e bad.novaq ] || { echo "FAIL: missing --calib file: rc $rc, $(cat err2)"; fail=1; }
+mkdir -p lone && cp "$m/model.safetensors" "$m/config.json" lone/
+"$novaq" local lone -o bad2.novaq --calib "$m/calib.txt" >/dev/null 2>err3; rc=$?
+[ $rc = 1 ] && grep -q "tokenizer.json" err3 && [ ! -e bad2.novaq ] || { echo "FAIL: no tokenizer.json: rc $rc, $(cat err3)"; fail=1; }
+"$novaq" local "$m" -o bad3.novaq --calib >/dev/null 2>&1; rc=$?
+[ $rc = 2 ] || { echo "FAIL: --calib without a file: rc $rc"; fail=1; }
+exit $fail
