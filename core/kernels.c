@@ -74,22 +74,6 @@ static float v_hsum(v4 v) {
 }
 #endif
 
-float nq_k_dist2(const float *x, const float *c, int d) {
-    v4 acc = V_ZERO();
-    int j = 0;
-    for (; j + 4 <= d; j += 4) {
-        v4 t = V_SUB(V_LOAD(x + j), V_LOAD(c + j));
-        acc = V_ADD(acc, V_MUL(t, t));
-    }
-    if (j < d) {
-        float xa[4] = {0, 0, 0, 0}, ca[4] = {0, 0, 0, 0};
-        for (int i = 0; j + i < d; i++) { xa[i] = x[j + i]; ca[i] = c[j + i]; }
-        v4 t = V_SUB(V_LOAD(xa), V_LOAD(ca));
-        acc = V_ADD(acc, V_MUL(t, t));
-    }
-    return v_hsum(acc);
-}
-
 /* Squared distance lanes of x to one centroid: lane l holds the canonical partial sum. */
 NQ_INLINE v4 dist_lanes(const float *x, const float *c, int d) {
     v4 acc = V_ZERO();
@@ -106,6 +90,8 @@ NQ_INLINE v4 dist_lanes(const float *x, const float *c, int d) {
     }
     return acc;
 }
+
+float nq_k_dist2(const float *x, const float *c, int d) { return v_hsum(dist_lanes(x, c, d)); }
 
 /* Four centroids at once: transpose their lane vectors so one vertical
  * (r0 + r1) + (r2 + r3) gives all four distances in the canonical order. */

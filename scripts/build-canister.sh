@@ -21,25 +21,7 @@ CC=clang-19
 WASI_CFLAGS=(--target=wasm32-wasi -nostdlibinc -isystem /usr/include/wasm32-wasi -O2
              -ffunction-sections -fdata-sections)
 
-fetch_sources() {
-  [ -f "$deps/src/.fetched" ] && return 0
-  rm -rf "$deps/src" "$deps/apt"
-  mkdir -p "$deps/src" "$deps/apt/sources.d" "$deps/apt/lists/partial"
-  local sys
-  for sys in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$sys" ] || continue
-    sed 's/^Types:.*$/Types: deb-src/' "$sys" > "$deps/apt/sources.d/$(basename "$sys")"
-  done
-  if [ -f /etc/apt/sources.list ]; then
-    grep -E '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' > "$deps/apt/sources.d/plain.list" || true
-  fi
-  local opts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$deps/apt/sources.d"
-              -o "Dir::State::Lists=$deps/apt/lists" -o APT::Sandbox::User=root -q)
-  apt-get "${opts[@]}" update >/dev/null
-  (cd "$deps/src" && apt-get "${opts[@]}" source --download-only libzstd cjson >/dev/null)
-  (cd "$deps/src" && for dsc in *.dsc; do dpkg-source --no-check -x "$dsc" >/dev/null; done)
-  touch "$deps/src/.fetched"
-}
+fetch_sources() { bash "$root/scripts/fetch-deb-sources.sh" "$deps"; }
 
 build_deps() {
   [ -f "$deps/lib/libzstd.a" ] && [ -f "$deps/lib/libcjson.a" ] && return 0

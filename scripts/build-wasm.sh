@@ -18,27 +18,7 @@ export NODE_PATH=/usr/share/nodejs   # emcc needs acorn from Debian's node modul
 command -v emcc >/dev/null || { echo "build-wasm: emcc not found (apt-get install emscripten)"; exit 1; }
 jobs=$(nproc)
 
-fetch_sources() {
-  # Debian source packages: deb-src twin of the system's sources, private lists dir.
-  [ -f "$deps/src/.fetched" ] && return 0
-  rm -rf "$deps/src" "$deps/apt"
-  mkdir -p "$deps/src" "$deps/apt/sources.d" "$deps/apt/lists/partial"
-  local sys
-  for sys in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$sys" ] || continue
-    sed 's/^Types:.*$/Types: deb-src/' "$sys" > "$deps/apt/sources.d/$(basename "$sys")"
-  done
-  if [ -f /etc/apt/sources.list ]; then
-    grep -E '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' > "$deps/apt/sources.d/plain.list" || true
-  fi
-  local opts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$deps/apt/sources.d"
-              -o "Dir::State::Lists=$deps/apt/lists" -o APT::Sandbox::User=root -q)
-  apt-get "${opts[@]}" update >/dev/null
-  (cd "$deps/src" && apt-get "${opts[@]}" source --download-only libzstd cjson >/dev/null)
-  # Unpack with Debian's patches applied, as the native packages were built.
-  (cd "$deps/src" && for dsc in *.dsc; do dpkg-source --no-check -x "$dsc" >/dev/null; done)
-  touch "$deps/src/.fetched"
-}
+fetch_sources() { bash "$root/scripts/fetch-deb-sources.sh" "$deps"; }
 
 build_deps() {
   [ -f "$deps/lib/libzstd.a" ] && [ -f "$deps/lib/libcjson.a" ] && return 0
