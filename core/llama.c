@@ -13,36 +13,7 @@
 #include <string.h>
 #include "kernels_matmul.h"
 #include "llama_math.h"
-#include "novaq.h"
-
-enum { W_Q, W_K, W_V, W_O, W_GATE, W_UP, W_DOWN, W_LINEARS };
-
-typedef struct llama_layer {
-    float *attn_norm, *mlp_norm;
-    float *w[W_LINEARS];
-    int tensor[W_LINEARS]; /* nq_model indices, for hooks */
-} llama_layer;
-
-struct nq_llama {
-    nq_llama_config c;
-    nq_mm_kernels k;
-    float *embed, *final_norm, *lm_head; /* lm_head == embed when tied */
-    int lm_head_tensor;
-    llama_layer *layers;
-    float *inv_freq; /* head_dim / 2 rotary frequencies, f32 as PyTorch computes them */
-};
-
-struct nq_llama_state {
-    const nq_llama *l;
-    int max_ctx, max_batch, pos;
-    float *kc, *vc;          /* [layer][max_ctx][kv_dim] */
-    float *cosv, *sinv;      /* [max_ctx][head_dim / 2] */
-    float *x, *h, *q, *att;  /* [max_batch][dim or q_dim] */
-    float *g, *u;            /* [max_batch][hidden] */
-    float *scores;           /* [max_batch][max_ctx] */
-    nq_llama_hook_fn hook;
-    void *hook_ctx;
-};
+#include "llama_internal.h"
 
 static const char *const linear_names[W_LINEARS] = {
     "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
@@ -96,9 +67,9 @@ static nq_status load_layer(nq_llama *l, const nq_model *m, int i, nq_err *e) {
     char name[160];
     nq_status st;
     snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", i);
-    if ((st = load_tensor(m, name, 0, c->dim, &L->attn_norm, NULL, e))) return st;
+    if ((st = load_tensor(m, name, 0, c->dim, &L->attn_norm, &L->attn_norm_tensor, e))) return st;
     snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", i);
-    if ((st = load_tensor(m, name, 0, c->dim, &L->mlp_norm, NULL, e))) return st;
+    if ((st = load_tensor(m, name, 0, c->dim, &L->mlp_norm, &L->mlp_norm_tensor, e))) return st;
     for (int w = 0; w < W_LINEARS; w++) {
         snprintf(name, sizeof name, "model.layers.%d.%s.weight", i, linear_names[w]);
         if ((st = load_tensor(m, name, shape[w][0], shape[w][1], &L->w[w], &L->tensor[w], e))) return st;
@@ -132,10 +103,10 @@ static nq_status load_all(nq_llama *l, const nq_model *m, nq_err *e) {
     l->inv_freq = malloc((size_t)(c->head_dim / 2) * sizeof *l->inv_freq);
     if (!l->layers || !l->inv_freq) return nq_fail(e, NQ_E_NOMEM, "llama: out of memory");
     rope_frequencies(l);
-    if ((st = load_tensor(m, "model.embed_tokens.weight", c->vocab, c->dim, &l->embed, NULL, e))) return st;
+    if ((st = load_tensor(m, "model.embed_tokens.weight", c->vocab, c->dim, &l->embed, &l->embed_tensor, e))) return st;
     for (int i = 0; i < c->n_layers; i++)
         if ((st = load_layer(l, m, i, e))) return st;
-    if ((st = load_tensor(m, "model.norm.weight", 0, c->dim, &l->final_norm, NULL, e))) return st;
+    if ((st = load_tensor(m, "model.norm.weight", 0, c->dim, &l->final_norm, &l->final_norm_tensor, e))) return st;
     int has_head = nq_model_find(m, "lm_head.weight") >= 0;
     if (c->tied && !has_head) {
         l->lm_head = l->embed;
@@ -201,17 +172,19 @@ void nq_llama_state_free(nq_llama_state *s) {
 
 static float *alloc_f(size_t n) { return malloc((n ? n : 1) * sizeof(float)); }
 
-/* cos/sin of pos * inv_freq[i] for every position, angle rounded to f32 first (as torch). */
+void nq_llama_rope_row(const nq_llama *l, int pos, float *cs, float *sn) {
+    for (int i = 0; i < l->c.head_dim / 2; i++) {
+        float ang = (float)pos * l->inv_freq[i];
+        double s, c;
+        nq_m_sincos((double)ang, &s, &c);
+        cs[i] = (float)c;
+        sn[i] = (float)s;
+    }
+}
+
 static void rope_tables(nq_llama_state *s) {
-    int half = s->l->c.head_dim / 2;
-    for (int p = 0; p < s->max_ctx; p++)
-        for (int i = 0; i < half; i++) {
-            float ang = (float)p * s->l->inv_freq[i];
-            double sn, cs;
-            nq_m_sincos((double)ang, &sn, &cs);
-            s->cosv[(size_t)p * half + i] = (float)cs;
-            s->sinv[(size_t)p * half + i] = (float)sn;
-        }
+    size_t half = (size_t)s->l->c.head_dim / 2;
+    for (int p = 0; p < s->max_ctx; p++) nq_llama_rope_row(s->l, p, s->cosv + p * half, s->sinv + p * half);
 }
 
 nq_status nq_llama_state_new(nq_llama_state **out, const nq_llama *l, int max_ctx, int max_batch, nq_err *e) {
@@ -280,7 +253,7 @@ static void hook(nq_llama_state *s, int layer, nq_llama_site site, const float *
 }
 
 /* y[t] = w * (x[t] * rsqrt(mean(x[t]^2) + eps)) */
-static void rmsnorm(const nq_llama *l, float *y, const float *x, const float *w, int T) {
+void nq_llama_rmsnorm(const nq_llama *l, float *y, const float *x, const float *w, int T) {
     int d = l->c.dim;
     float eps = (float)l->c.norm_eps;
     for (int t = 0; t < T; t++) {
@@ -309,7 +282,7 @@ static void rope(const nq_llama_state *s, float *v, int ld, int T, int nh, int p
 
 /* p[j] = softmax(scale * p)[j] in place. Separate loops so the exp loop vectorizes; the
  * max and the sum run in index order. */
-static void softmax(float *p, int n, float scale) {
+void nq_llama_softmax(float *p, int n, float scale) {
     float mx = -INFINITY, sum = 0.0f;
     for (int j = 0; j < n; j++) p[j] *= scale;
     for (int j = 0; j < n; j++) mx = p[j] > mx ? p[j] : mx;
@@ -320,7 +293,7 @@ static void softmax(float *p, int n, float scale) {
 
 /* o[i] = sum over j (in order) of p[j] * v[j*ld + i], i < hd. Blocks of 8 outputs stay in
  * registers across j; each output's sum order is the same either way. */
-static void weighted_sum(float *o, const float *p, const float *v, int ld, int n, int hd) {
+void nq_llama_weighted_sum(float *o, const float *p, const float *v, int ld, int n, int hd) {
     int i0 = 0;
     for (; i0 + 8 <= hd; i0 += 8) {
         float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -352,8 +325,8 @@ static void attention(nq_llama_state *s, int layer, int T) {
         for (int t = 0; t < T; t++) {
             float *sc = s->scores + (size_t)t * s->max_ctx;
             int n = s->pos + t + 1;
-            softmax(sc, n, scale);
-            weighted_sum(s->att + t * qd + (size_t)h * hd, sc, vc + kvo, (int)kvd, n, hd);
+            nq_llama_softmax(sc, n, scale);
+            nq_llama_weighted_sum(s->att + t * qd + (size_t)h * hd, sc, vc + kvo, (int)kvd, n, hd);
         }
     }
 }
@@ -370,7 +343,7 @@ static void block(nq_llama_state *s, int layer, int T) {
     float *kc = s->kc + ((size_t)layer * s->max_ctx + s->pos) * kvd;
     float *vc = s->vc + ((size_t)layer * s->max_ctx + s->pos) * kvd;
 
-    rmsnorm(l, s->h, s->x, L->attn_norm, T);
+    nq_llama_rmsnorm(l, s->h, s->x, L->attn_norm, T);
     hook(s, layer, NQ_SITE_ATTN_IN, s->h, T, d);
     l->k.matmul(s->q, qd, s->h, d, L->w[W_Q], d, T, qd, d);
     l->k.matmul(kc, kvd, s->h, d, L->w[W_K], d, T, kvd, d);
@@ -382,7 +355,7 @@ static void block(nq_llama_state *s, int layer, int T) {
     l->k.matmul(s->h, d, s->att, qd, L->w[W_O], qd, T, d, qd);
     add_into(s->x, s->h, (size_t)T * d);
 
-    rmsnorm(l, s->h, s->x, L->mlp_norm, T);
+    nq_llama_rmsnorm(l, s->h, s->x, L->mlp_norm, T);
     hook(s, layer, NQ_SITE_MLP_IN, s->h, T, d);
     l->k.matmul(s->g, c->hidden, s->h, d, L->w[W_GATE], d, T, c->hidden, d);
     l->k.matmul(s->u, c->hidden, s->h, d, L->w[W_UP], d, T, c->hidden, d);
@@ -402,7 +375,7 @@ static void forward_chunk(nq_llama_state *s, const int32_t *tokens, int T, float
     for (int t = 0; t < T; t++)
         memcpy(s->x + (size_t)t * d, l->embed + (size_t)tokens[t] * d, (size_t)d * sizeof(float));
     for (int i = 0; i < l->c.n_layers; i++) block(s, i, T);
-    rmsnorm(l, s->h, s->x, l->final_norm, T);
+    nq_llama_rmsnorm(l, s->h, s->x, l->final_norm, T);
     hook(s, l->c.n_layers, NQ_SITE_FINAL, s->h, T, d);
     if (hidden) memcpy(hidden, s->h, (size_t)T * d * sizeof(float));
     if (logits) l->k.matmul(logits, l->c.vocab, s->h, d, l->lm_head, d, T, l->c.vocab, d);
