@@ -59,12 +59,23 @@ extern const char cli_settings_help[];
 /* Compress an opened model to path with NOVAQ_NUM_THREADS workers (output identical for
  * any thread count); prints a summary unless quiet. */
 int cli_compress_to(cli_model *cm, const nq_settings *s, const char *path, int json, nq_err *e);
-/* The same with stage-3 calibration statistics (NULL: none) (issue 4). */
-int cli_compress_calib(cli_model *cm, const nq_settings *s, const nq_calib *calib, const char *path, int json,
+/* Stage 3's view of the calibration text (cmd_calib.c): the layer-wise statistics, and
+ * the teacher with the tokens for the end-to-end step. */
+typedef struct cli_calib {
+    nq_calib *stats;
+    nq_llama *teacher;   /* the original model, loaded */
+    int32_t *ids;        /* the calibration text's tokens */
+    size_t nids;
+    int ctx;             /* window length */
+} cli_calib;
+/* The same with stage 3 from calibration text (NULL: none) (issue 4): layer-wise, then
+ * end to end when s->e2e_steps > 0. */
+int cli_compress_calib(cli_model *cm, const nq_settings *s, const cli_calib *calib, const char *path, int json,
                        nq_err *e);
-/* Calibration statistics of an opened original model from a text file (cmd_calib.c). */
+/* Calibration of an opened original model from a text file (cmd_calib.c). */
 int cli_calib_collect(const cli_model *cm, const char *model_path, const char *calib_path, const nq_settings *s,
-                      nq_calib **out, nq_err *e);
+                      cli_calib *out, nq_err *e);
+void cli_calib_free(cli_calib *c);
 
 int cli_threads(void); /* NOVAQ_NUM_THREADS or the number of online CPUs */
 int cli_has_flag(int argc, char **argv, const char *flag);

@@ -1,7 +1,8 @@
 /* cmd_calib.c - calibration for stage 3 on the command line: tokenize a calibration text
  * with the model's tokenizer.json, run it through the built-in forward pass of the
  * original model (config.json beside it, or the GGUF metadata) and collect the per-layer
- * input statistics (core/calib.c). Used by `novaq local --calib <text>`. */
+ * input statistics (core/calib.c); the loaded original and the tokens stay for the
+ * end-to-end step (core/distill.c). Used by `novaq local --calib <text>`. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,9 +31,16 @@ static char *slurp_beside(const char *model, const char *name, size_t *len, nq_e
     return text;
 }
 
+void cli_calib_free(cli_calib *c) {
+    nq_calib_free(c->stats);
+    nq_llama_free(c->teacher);
+    free(c->ids);
+    memset(c, 0, sizeof *c);
+}
+
 int cli_calib_collect(const cli_model *cm, const char *model_path, const char *calib_path, const nq_settings *s,
-                      nq_calib **out, nq_err *e) {
-    *out = NULL;
+                      cli_calib *out, nq_err *e) {
+    memset(out, 0, sizeof *out);
     size_t clen = 0, tlen = 0, tk_len = 0, nids = 0;
     char *cfg_json = NULL, *tok_json = NULL, *text = NULL;
     nq_llama_config cfg;
@@ -52,12 +60,18 @@ int cli_calib_collect(const cli_model *cm, const char *model_path, const char *c
         nq_tokenizer_load(&tk, tok_json, tk_len, e) || nq_tokenizer_encode(tk, text, tlen, &ids, &nids, e))
         goto done;
     int ctx = cfg.max_pos < 256 ? cfg.max_pos : 256;
-    if (nq_calib_collect(out, l, ids, nids, ctx, s->calib_tokens, e)) {
+    if (nq_calib_collect(&out->stats, l, ids, nids, ctx, s->calib_tokens, e)) {
         char msg[sizeof e->msg];
         snprintf(msg, sizeof msg, "%s: %.400s", calib_path, e->msg);
         memcpy(e->msg, msg, sizeof msg);
         goto done;
     }
+    out->teacher = l;
+    out->ids = ids;
+    out->nids = nids;
+    out->ctx = ctx;
+    l = NULL;
+    ids = NULL;
     rc = 0;
 done:
     free(cfg_json);

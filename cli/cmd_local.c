@@ -10,6 +10,9 @@ typedef struct pool {
     const nq_settings *s;
     const nq_plan *plan;
     int n, next, added, window;
+    const cli_calib *calib;       /* with a teacher and e2e steps: hold every encode for stage 3 end to end */
+    nq_distill_report rep;
+    int refined;
     nq_encoded **enc;
     nq_err *errs;
     nq_status *st;
@@ -62,11 +65,30 @@ static int counted_write(void *ctx, const void *src, size_t len) {
     return c->inner.write(c->inner.ctx, src, len);
 }
 
+/* Wait for every encode, then refine them end to end against the teacher (in place). */
+static nq_status hold_and_refine(pool *p, nq_err *e) {
+    for (int t = 0; t < p->n; t++) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->done[t]) pthread_cond_wait(&p->cv, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+        if (p->st[t]) { *e = p->errs[t]; return p->st[t]; }
+    }
+    double t0 = cli_now();
+    const cli_calib *c = p->calib;
+    nq_status st = nq_distill(p->enc, p->m, p->s, c->teacher, c->ids, c->nids, c->ctx, &p->rep, e);
+    p->refined = st == NQ_OK;
+    if (st == NQ_OK)
+        fprintf(stderr, "novaq: stage 3 end to end: %d steps, %lld values, held-out KL %.5f -> %.5f (%s), %.1f s\n",
+                p->rep.steps, (long long)p->rep.params, p->rep.kl_before, p->rep.kl_after,
+                p->rep.accepted ? "kept" : "no gain: dropped", cli_now() - t0);
+    return st;
+}
+
 static nq_status run_pool(pool *p, nq_container *c, double *start, int threads, nq_err *e) {
     pthread_t *tid = calloc((size_t)threads, sizeof *tid);
     if (!tid) return nq_fail(e, NQ_E_NOMEM, "out of memory");
     for (int i = 0; i < threads; i++) pthread_create(&tid[i], NULL, worker, p);
-    nq_status st = NQ_OK;
+    nq_status st = p->calib ? hold_and_refine(p, e) : NQ_OK;
     uint64_t total = 0, done = 0;
     for (int t = 0; t < p->n; t++) total += (uint64_t)nq_model_tensor(p->m, t)->rows * nq_model_tensor(p->m, t)->cols;
     for (int t = 0; t < p->n && st == NQ_OK; t++) {
@@ -98,13 +120,13 @@ int cli_compress_to(cli_model *cm, const nq_settings *s, const char *path, int j
     return cli_compress_calib(cm, s, NULL, path, json, e);
 }
 
-int cli_compress_calib(cli_model *cm, const nq_settings *s, const nq_calib *calib, const char *path, int json,
+int cli_compress_calib(cli_model *cm, const nq_settings *s, const cli_calib *calib, const char *path, int json,
                        nq_err *e) {
     const nq_model *m = cm->model;
     cli_out out;
     nq_plan *plan; /* shared codebooks trained once; calibration statistics for stage 3 */
     double start = cli_now();
-    if (nq_plan_build(&plan, m, s, calib, e)) return 1;
+    if (nq_plan_build(&plan, m, s, calib ? calib->stats : NULL, e)) return 1;
     if (cli_out_open(&out, path, e)) { nq_plan_free(plan); return 1; }
     counted cw = {out.w, 0};
     nq_writer w = {&cw, counted_write};
@@ -112,7 +134,8 @@ int cli_compress_calib(cli_model *cm, const nq_settings *s, const nq_calib *cali
     nq_status st = nq_container_begin(&c, &w, s, nq_model_format(m), cm->src, cm->nsrc, nq_model_metadata_json(m), e);
     if (st) { cli_out_abort(&out); nq_plan_free(plan); return 1; }
     int n = nq_model_tensor_count(m), threads = cli_threads();
-    pool p = {.m = m, .s = s, .plan = plan, .n = n, .window = 2 * threads};
+    int e2e = calib && calib->teacher && s->refine && s->e2e_steps > 0;
+    pool p = {.m = m, .s = s, .plan = plan, .n = n, .window = e2e ? n + 1 : 2 * threads, .calib = e2e ? calib : NULL};
     p.enc = calloc((size_t)n + 1, sizeof *p.enc);
     p.errs = calloc((size_t)n + 1, sizeof *p.errs);
     p.st = calloc((size_t)n + 1, sizeof *p.st);
@@ -186,14 +209,15 @@ int cmd_local(int argc, char **argv) {
         free(def);
         return cli_usage("input is already a .novaq file");
     }
-    nq_calib *calib = NULL;
+    cli_calib calib = {0};
     double t0 = cli_now();
     if (calib_path && s.refine && cli_calib_collect(&cm, in, calib_path, &s, &calib, &e)) rc = cli_fail(&e);
-    else if (calib && !json)
-        fprintf(stderr, "novaq: calibration: %lld tokens of %s in %.1f s\n", (long long)nq_calib_tokens(calib), calib_path,
-                cli_now() - t0);
-    if (rc == EXIT_OK && cli_compress_calib(&cm, &s, calib, outp ? outp : def, json, &e)) rc = cli_fail(&e);
-    nq_calib_free(calib);
+    else if (calib.stats && !json)
+        fprintf(stderr, "novaq: calibration: %lld tokens of %s in %.1f s\n", (long long)nq_calib_tokens(calib.stats),
+                calib_path, cli_now() - t0);
+    if (rc == EXIT_OK && cli_compress_calib(&cm, &s, calib.stats ? &calib : NULL, outp ? outp : def, json, &e))
+        rc = cli_fail(&e);
+    cli_calib_free(&calib);
     cli_close_model(&cm);
     free(def);
     return rc;

@@ -24,7 +24,11 @@ const char cli_settings_help[] =
     "  --no-rotate                no random Hadamard rotation of rows (incoherence)\n"
     "  --act-order                stage 3 codes vectors by decreasing input energy (default off)\n"
     "  --damp F                   stage 3 Hessian damping (default 0.01)\n"
-    "  --calib-tokens N           stage 3: calibration tokens used at most (default 32768)\n";
+    "  --calib-tokens N           stage 3: calibration tokens used at most (default 32768)\n"
+    "  --e2e-steps N              stage 3 end to end: steps against the teacher with --calib\n"
+    "                             (default 32; 0 = layer-wise stage 3 only)\n"
+    "  --e2e-lambda X             weight of the hidden-state cosine term (default 1)\n"
+    "  --e2e-lr X                 learning-rate factor of the end-to-end step (default 1)\n";
 
 static int parse_num(const char *flag, const char *v, double lo, double hi, double *out, nq_err *e) {
     char *end;
@@ -96,6 +100,9 @@ int cli_settings_parse(int argc, char **argv, nq_settings *s, unsigned char *use
         else if (!strcmp(a, "--act-order")) { s->act_order = 1; takes = 0; }
         else if (!strcmp(a, "--damp")) { rc = parse_num(a, v, 1e-6, 10, &x, e); s->damp = x; }
         else if (!strcmp(a, "--calib-tokens")) rc = int_flag(a, v, 1, 1e9, &s->calib_tokens, e);
+        else if (!strcmp(a, "--e2e-steps")) rc = int_flag(a, v, 0, 100000, &s->e2e_steps, e);
+        else if (!strcmp(a, "--e2e-lambda")) { rc = parse_num(a, v, 0, 1000, &x, e); s->e2e_lambda = x; }
+        else if (!strcmp(a, "--e2e-lr")) { rc = parse_num(a, v, 1e-6, 100, &x, e); s->e2e_lr = x; }
         else continue;
         if (rc) return rc;
         used[i] = 1;

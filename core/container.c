@@ -60,6 +60,9 @@ static cJSON *settings_json(const nq_settings *s) {
     cJSON_AddBoolToObject(o, "joint", s->joint);
     cJSON_AddBoolToObject(o, "rotate", s->rotate);
     cJSON_AddBoolToObject(o, "act_order", s->act_order);
+    cJSON_AddNumberToObject(o, "e2e_steps", s->e2e_steps);
+    cJSON_AddNumberToObject(o, "e2e_lambda", s->e2e_lambda);
+    cJSON_AddNumberToObject(o, "e2e_lr", s->e2e_lr);
     return o;
 }
 

@@ -46,14 +46,10 @@ void nq_encoded_free(nq_encoded *enc) {
     free(enc);
 }
 
-/* Append a part holding raw (takes ownership of raw); zstd-compressed if that is smaller. */
-static nq_status add_part(nq_encoded *enc, int kind, int64_t a, int64_t b, uint8_t *raw,
-                          size_t n, int level, nq_err *e) {
-    nq_part *np = realloc(enc->parts, (size_t)(enc->nparts + 1) * sizeof *np);
-    if (!np) { free(raw); return nq_fail(e, NQ_E_NOMEM, "out of memory"); }
-    enc->parts = np;
-    nq_part *p = &enc->parts[enc->nparts++];
-    *p = (nq_part){kind, NQ_CODEC_NONE, a, b, n, raw, n};
+nq_status nq_part_store(nq_part *p, uint8_t *raw, size_t n, int level, nq_err *e) {
+    p->codec = NQ_CODEC_NONE;
+    p->data = raw;
+    p->size = p->raw_size = n;
     if (level > 0 && n >= 64) {
         size_t cap = ZSTD_compressBound(n);
         uint8_t *z = malloc(cap);
@@ -67,8 +63,37 @@ static nq_status add_part(nq_encoded *enc, int kind, int64_t a, int64_t b, uint8
             free(z);
         }
     }
-    enc->stored_bytes += p->size;
+    (void)e;
     return NQ_OK;
+}
+
+nq_status nq_part_load(const nq_part *p, uint8_t **out, nq_err *e) {
+    *out = malloc(p->raw_size ? (size_t)p->raw_size : 1);
+    if (!*out) return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    if (p->codec == NQ_CODEC_NONE && p->size == p->raw_size) {
+        memcpy(*out, p->data, p->size);
+        return NQ_OK;
+    }
+    size_t n = p->codec == NQ_CODEC_ZSTD ? ZSTD_decompress(*out, (size_t)p->raw_size, p->data, p->size) : 0;
+    if (p->codec != NQ_CODEC_ZSTD || ZSTD_isError(n) || n != p->raw_size) {
+        free(*out);
+        *out = NULL;
+        return nq_fail(e, NQ_E_FORMAT, "encoded part does not decompress to its %llu bytes", (unsigned long long)p->raw_size);
+    }
+    return NQ_OK;
+}
+
+/* Append a part holding raw (takes ownership of raw); zstd-compressed if that is smaller. */
+static nq_status add_part(nq_encoded *enc, int kind, int64_t a, int64_t b, uint8_t *raw,
+                          size_t n, int level, nq_err *e) {
+    nq_part *np = realloc(enc->parts, (size_t)(enc->nparts + 1) * sizeof *np);
+    if (!np) { free(raw); return nq_fail(e, NQ_E_NOMEM, "out of memory"); }
+    enc->parts = np;
+    nq_part *p = &enc->parts[enc->nparts++];
+    *p = (nq_part){kind, NQ_CODEC_NONE, a, b, 0, NULL, 0};
+    nq_status st = nq_part_store(p, raw, n, level, e);
+    enc->stored_bytes += p->size;
+    return st;
 }
 
 static cJSON *shape_json(const nq_tensor_info *ti) {

@@ -122,6 +122,12 @@ uint64_t nq_stage_seed(const char *name, uint64_t seed, int64_t group, int stage
 nq_status nq_train_stages(float *X, int64_t n, const nq_settings *s, const char *name, int64_t group,
                           float **C, uint8_t **raw, nq_err *e);
 
+/* ---- parts in memory (encode.c)
+ * Store raw (ownership taken) in p, zstd-compressed at level when that is smaller; sets
+ * data, size, codec and raw_size. Load gives a malloc'd copy of a part's raw bytes. */
+nq_status nq_part_store(nq_part *p, uint8_t *raw, size_t n, int level, nq_err *e);
+nq_status nq_part_load(const nq_part *p, uint8_t **out, nq_err *e);
+
 /* ---- stage 3: output-aware refinement of one tensor (refine.c)
  * With H the second moment of the layer's calibration inputs, the layer's output error for
  * a row is e^T H e (e = w - w_hat). In the normalized space u = (w - mean) / (scale colfac)

@@ -31,6 +31,9 @@ static void defaults(nq_settings *s) {
     s->joint = 1;
     s->rotate = 1;
     s->act_order = 0;
+    s->e2e_steps = 32;
+    s->e2e_lambda = 1.0;
+    s->e2e_lr = 1.0;
 }
 
 nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e) {
@@ -87,6 +90,12 @@ nq_status nq_settings_check(const nq_settings *s, nq_err *e) {
     if (s->act_order != 0 && s->act_order != 1) return nq_fail(e, NQ_E_ARG, "act_order %d: must be 0 or 1", s->act_order);
     if (s->rotate != 0 && s->rotate != 1) return nq_fail(e, NQ_E_ARG, "rotate %d: must be 0 or 1", s->rotate);
     if (s->joint != 0 && s->joint != 1) return nq_fail(e, NQ_E_ARG, "joint %d: must be 0 or 1", s->joint);
+    if (s->e2e_steps < 0 || s->e2e_steps > 100000)
+        return nq_fail(e, NQ_E_ARG, "end-to-end steps %d: must be 0..100000", s->e2e_steps);
+    if (!(s->e2e_lambda >= 0 && s->e2e_lambda <= 1000))
+        return nq_fail(e, NQ_E_ARG, "end-to-end lambda %g: must be 0..1000", s->e2e_lambda);
+    if (!(s->e2e_lr > 0 && s->e2e_lr <= 100))
+        return nq_fail(e, NQ_E_ARG, "end-to-end learning-rate factor %g: must be in (0, 100]", s->e2e_lr);
     if (s->calib_tokens < 1) return nq_fail(e, NQ_E_ARG, "calibration tokens %d: must be >= 1", s->calib_tokens);
     return NQ_OK;
 }

@@ -197,6 +197,10 @@ typedef struct nq_settings {
     int joint;                /* stage 2: joint (additive) codebook refit and code re-choice */
     int rotate;               /* stage 1: random-sign Hadamard rotation of rows (incoherence) */
     int act_order;            /* stage 3: code vectors by decreasing input energy */
+    int e2e_steps;            /* stage 3 end to end: optimizer steps (windows) against the
+                                 teacher when calibration text is given; 0 = off */
+    double e2e_lambda;        /* weight of the hidden-state cosine term in the loss */
+    double e2e_lr;            /* multiplier of the built-in learning rates */
 } nq_settings;
 
 /* Defaults for a bits preset ("1.5", "2", "3", "4"); see docs/FORMAT.md for the table. */
@@ -425,6 +429,23 @@ void nq_plan_free(nq_plan *p);
  * again on every call, so callers encoding many tensors should build the plan once. */
 nq_status nq_encode_tensor_plan(const nq_model *m, int t, const nq_settings *s,
                                 const nq_plan *p, nq_encoded **out, nq_err *e);
+
+/* Stage 3, end to end (distill.c): after every tensor of m is encoded (enc[t] for each
+ * tensor t, in model order), refine the shared codebook set, the row scale codes and the
+ * RMSNorm weights against the teacher (the original model, loaded) by s->e2e_steps Adam
+ * steps on KL(teacher || student) + s->e2e_lambda * mean (1 - cos) of block outputs, one
+ * window of ctx calibration tokens per step; the last windows of tokens are held out. The
+ * encodes are changed in place only if the held-out mean KL went down (rep->accepted). */
+typedef struct nq_distill_report {
+    int steps, windows_train, windows_eval;
+    int64_t params;                   /* values refined */
+    double loss_first, loss_last;     /* training loss of the first and the last step */
+    double kl_before, kl_after;       /* held-out mean KL(teacher || student), nats */
+    double cos_before, cos_after;     /* held-out mean cosine of the final hidden states */
+    int accepted;
+} nq_distill_report;
+nq_status nq_distill(nq_encoded **enc, const nq_model *m, const nq_settings *s, const nq_llama *teacher,
+                     const int32_t *tokens, size_t ntok, int ctx, nq_distill_report *rep, nq_err *e);
 
 #ifdef __cplusplus
 }
