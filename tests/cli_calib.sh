@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # novaq local --calib (stage 3): same bytes for 1 and 2 threads, the file validates, the
 # manifest records output-aware refinement for the linear layers and lm_head and the
-# weight-space fallback (with its reason) for the embedding; bad calibration inputs fail
-# cleanly with a message naming the file and leave no output.
+# weight-space fallback (with its reason) for the embedding, and the end-to-end step (a few
+# steps here: tests/test_distill.c checks what it achieves) on every quantized tensor and
+# RMSNorm weight; bad calibration inputs fail cleanly with a message naming the file and
+# leave no output.
 set -u
 novaq=$1 data=$2 dir=$3
 rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" || exit 1
 m=$data/novaq-tiny-llama
 fail=0
-NOVAQ_NUM_THREADS=1 "$novaq" local "$m" -o c1.novaq --bits 3 --calib "$m/calib.txt" --calib-tokens 512 >/dev/null 2>err1 \
+NOVAQ_NUM_THREADS=1 "$novaq" local "$m" -o c1.novaq --bits 3 --calib "$m/calib.txt" --calib-tokens 512 --e2e-steps 4 >/dev/null 2>err1 \
   || { echo "FAIL: compress with --calib"; cat err1; fail=1; }
-NOVAQ_NUM_THREADS=2 "$novaq" local "$m" -o c2.novaq --bits 3 --calib "$m/calib.txt" --calib-tokens 512 >/dev/null 2>&1
+NOVAQ_NUM_THREADS=2 "$novaq" local "$m" -o c2.novaq --bits 3 --calib "$m/calib.txt" --calib-tokens 512 --e2e-steps 4 >/dev/null 2>&1
 cmp -s c1.novaq c2.novaq || { echo "FAIL: --calib output differs between 1 and 2 threads"; fail=1; }
 grep -q "calibration: 512 tokens" err1 || { echo "FAIL: calibration summary missing"; fail=1; }
+grep -q "stage 3 end to end: 4 steps, .*(kept)" err1 || { echo "FAIL: end-to-end summary missing or dropped"; cat err1; fail=1; }
 "$novaq" validate c1.novaq >/dev/null 2>&1 || { echo "FAIL: --calib output does not validate"; fail=1; }
 python3 - c1.novaq <<'PY' || fail=1
 import json, struct, sys
@@ -24,6 +27,10 @@ ok = all(s3(n)['mode'] == 'output-aware' and s3(n)['objective'] <= s3(n)['object
          for n in t if n.startswith('model.layers.') or n == 'lm_head.weight')
 ok = ok and s3('model.embed_tokens.weight')['mode'] == 'weight-space' and 'no activations' in s3('model.embed_tokens.weight')['reason']
 if not ok: print('FAIL: stage3 records', {n: s3(n)['mode'] for n in t})
+e2e = all('end_to_end' in s3(n) for n in t)
+norms = [x for x in json.loads(b[off:off + size])['tensors'] if x['name'].endswith('norm.weight')]
+e2e = e2e and len(norms) == 13 and all('end to end' in x.get('refined', '') for x in norms)
+if not e2e: print('FAIL: end-to-end records missing'); ok = False
 sys.exit(0 if ok else 1)
 PY
 # bad input: missing calibration file; a model without tokenizer.json beside it

@@ -1,0 +1,186 @@
+/* Stage 3 end to end (core/distill.c) on the shared tiny model, preset 2 (every tensor
+ * quantized, so the shared centroids, row scales of linears, embedding and lm_head and the
+ * RMSNorm weights all take part), short windows of calib.txt:
+ *  - the step lowers the held-out KL on calibration text, and the report says so;
+ *  - the written file decodes to the trained student: its held-out KL, recomputed from the
+ *    decoded .novaq, is the report's figure exactly;
+ *  - the bit budget is unchanged (stored bytes within zstd's noise), the file validates;
+ *  - the same inputs give the same bytes;
+ *  - a diverging run (huge learning rate) is dropped and leaves the encodes untouched;
+ *  - bad input: too few tokens, per-tensor codebooks. */
+#include <string.h>
+#include "llama_testutil.h"
+
+enum { CTX = 64 };
+
+static int32_t *calib_tokens(int *n) {
+    size_t tl = 0, jl = 0, nids = 0;
+    char *text = (char *)tu_read_file(tu_data("novaq-tiny-llama/calib.txt"), &tl);
+    char *json = (char *)tu_read_file(tu_data("novaq-tiny-llama/tokenizer.json"), &jl);
+    nq_tokenizer *tk = NULL;
+    int32_t *ids = NULL;
+    CHECK(text && json && nq_tokenizer_load(&tk, json, jl, NULL) == NQ_OK);
+    if (tk) CHECK(nq_tokenizer_encode(tk, text, tl, &ids, &nids, NULL) == NQ_OK);
+    nq_tokenizer_free(tk);
+    free(text);
+    free(json);
+    *n = (int)nids;
+    return ids;
+}
+
+static nq_encoded **encode_all(const nq_model *m, const nq_settings *s) {
+    int n = nq_model_tensor_count(m);
+    nq_encoded **enc = calloc((size_t)n, sizeof *enc);
+    nq_plan *plan = NULL;
+    CHECK(nq_plan_build(&plan, m, s, NULL, NULL) == NQ_OK);
+    for (int t = 0; t < n; t++) CHECK(nq_encode_tensor_plan(m, t, s, plan, &enc[t], NULL) == NQ_OK);
+    nq_plan_free(plan);
+    return enc;
+}
+
+static char *dup_str(const char *x) {
+    char *y = malloc(strlen(x) + 1);
+    return y ? strcpy(y, x) : NULL;
+}
+
+/* A deep copy of every encode (cheaper than encoding again). */
+static nq_encoded **clone_all(nq_encoded **src, int n) {
+    nq_encoded **enc = calloc((size_t)n, sizeof *enc);
+    for (int t = 0; t < n; t++) {
+        enc[t] = malloc(sizeof **enc);
+        *enc[t] = *src[t];
+        enc[t]->meta_json = dup_str(src[t]->meta_json);
+        enc[t]->parts = malloc((size_t)src[t]->nparts * sizeof *enc[t]->parts);
+        for (int i = 0; i < src[t]->nparts; i++) {
+            enc[t]->parts[i] = src[t]->parts[i];
+            enc[t]->parts[i].data = malloc(src[t]->parts[i].size);
+            memcpy(enc[t]->parts[i].data, src[t]->parts[i].data, src[t]->parts[i].size);
+        }
+    }
+    return enc;
+}
+
+static void free_all(nq_encoded **enc, int n) {
+    for (int t = 0; t < n; t++) nq_encoded_free(enc[t]);
+    free(enc);
+}
+
+static uint64_t stored(nq_encoded **enc, int n) {
+    uint64_t b = 0;
+    for (int t = 0; t < n; t++) b += enc[t]->stored_bytes;
+    return b;
+}
+
+static nq_mem_sink write_all(nq_encoded **enc, int n, const nq_settings *s) {
+    nq_mem_sink sink = {0};
+    nq_writer w = nq_writer_mem(&sink);
+    nq_container *c = NULL;
+    nq_source_file sf = {"model.safetensors", 0, {0}};
+    CHECK(nq_container_begin(&c, &w, s, "safetensors", &sf, 1, NULL, NULL) == NQ_OK);
+    for (int t = 0; c && t < n; t++) CHECK(nq_container_add(c, enc[t], NULL) == NQ_OK);
+    CHECK(c && nq_container_finish(c, NULL) == NQ_OK);
+    return sink;
+}
+
+/* Held-out KL of a written file against the teacher, as nq_distill measures it. */
+static double held_out_kl(tiny_model *tm, nq_mem_sink *sink, const int32_t *tok, int ntok, int nheld) {
+    nq_mem_source src = {sink->buf, sink->size};
+    nq_reader r = nq_reader_mem(&src, "mem.novaq");
+    CHECK(nq_validate(&r, NULL, NULL, NULL, NULL) == NQ_OK);
+    nq_model *m = NULL;
+    nq_llama *l = NULL;
+    nq_llama_state *a = NULL, *b = NULL;
+    nq_eval_sums sums = {0};
+    CHECK(nq_novaq_open(&m, &r, NULL) == NQ_OK);
+    if (m) CHECK(nq_llama_load(&l, m, &tm->cfg, NULL) == NQ_OK);
+    if (l) {
+        CHECK(nq_llama_state_new(&a, tm->llama, CTX, CTX, NULL) == NQ_OK);
+        CHECK(nq_llama_state_new(&b, l, CTX, CTX, NULL) == NQ_OK);
+        size_t first = (size_t)ntok - (size_t)nheld * (CTX + 1);
+        for (int h = 0; a && b && h < nheld; h++)
+            CHECK(nq_llama_eval_window(a, b, tok + first + (size_t)h * (CTX + 1), CTX, &sums, NULL) == NQ_OK);
+    }
+    nq_llama_state_free(a);
+    nq_llama_state_free(b);
+    nq_llama_free(l);
+    nq_model_free(m);
+    return sums.ntok ? sums.kl / (double)sums.ntok : -1;
+}
+
+int main(void) {
+    tiny_model tm;
+    if (!tiny_open(&tm)) return 1;
+    int ntok = 0;
+    int32_t *tok = calib_tokens(&ntok);
+    int use = 16 * CTX; /* 12 training windows after 4 held-out ones of CTX + 1 */
+    CHECK(ntok > use);
+    nq_settings s;
+    nq_settings_preset(&s, "2", NULL);
+    s.e2e_steps = 12;
+    int n = nq_model_tensor_count(tm.model);
+
+    /* 1. the step lowers the held-out KL; the file decodes to the trained student */
+    nq_encoded **orig = encode_all(tm.model, &s);
+    nq_encoded **enc = clone_all(orig, n);
+    uint64_t before = stored(enc, n);
+    nq_distill_report rep;
+    nq_err e = {0};
+    CHECK(nq_distill(enc, tm.model, &s, tm.llama, tok, (size_t)use, CTX, &rep, &e) == NQ_OK);
+    printf("e2e: %d steps over %d windows (%d held out), %lld values; loss %.4f -> %.4f; held-out KL %.5f -> %.5f, "
+           "cosine %.5f -> %.5f, %s\n", rep.steps, rep.windows_train, rep.windows_eval, (long long)rep.params,
+           rep.loss_first, rep.loss_last, rep.kl_before, rep.kl_after, rep.cos_before, rep.cos_after,
+           rep.accepted ? "kept" : "dropped");
+    CHECK(rep.steps == 12 && rep.windows_eval == 4 && rep.windows_train == 11);
+    CHECK(rep.kl_after < rep.kl_before * 0.99 && rep.accepted);
+    CHECK(rep.cos_after > rep.cos_before);
+    uint64_t after = stored(enc, n);
+    printf("stored bytes %llu -> %llu\n", (unsigned long long)before, (unsigned long long)after);
+    CHECK(after < before + before / 200 && after + after / 200 > before);
+    nq_mem_sink f1 = write_all(enc, n, &s);
+    double kl_file = held_out_kl(&tm, &f1, tok, use, 4);
+    printf("held-out KL of the written file: %.17g (report %.17g)\n", kl_file, rep.kl_after);
+    CHECK(kl_file == rep.kl_after);
+    free_all(enc, n);
+
+    /* 2. deterministic: the same bytes again */
+    enc = clone_all(orig, n);
+    CHECK(nq_distill(enc, tm.model, &s, tm.llama, tok, (size_t)use, CTX, &rep, NULL) == NQ_OK);
+    nq_mem_sink f2 = write_all(enc, n, &s);
+    CHECK(f1.size == f2.size && !memcmp(f1.buf, f2.buf, f1.size));
+    free(f2.buf);
+    free_all(enc, n);
+
+    /* 3. a diverging run is dropped and changes nothing */
+    enc = clone_all(orig, n);
+    nq_mem_sink f3 = write_all(enc, n, &s);
+    nq_settings wild = s;
+    wild.e2e_lr = 100;
+    wild.e2e_steps = 3;
+    CHECK(nq_distill(enc, tm.model, &wild, tm.llama, tok, (size_t)use, CTX, &rep, NULL) == NQ_OK);
+    printf("lr x100: held-out KL %.4f -> %.4f, %s\n", rep.kl_before, rep.kl_after, rep.accepted ? "kept" : "dropped");
+    CHECK(!rep.accepted);
+    nq_mem_sink f5 = write_all(enc, n, &s);
+    CHECK(f3.size == f5.size && !memcmp(f3.buf, f5.buf, f3.size));
+    free(f3.buf);
+    free(f5.buf);
+
+    /* 4. bad input */
+    CHECK(nq_distill(enc, tm.model, &s, tm.llama, tok, 2 * CTX, CTX, &rep, &e) == NQ_E_ARG && strstr(e.msg, "too few"));
+    free_all(enc, n);
+    free_all(orig, n);
+    nq_settings own = s;
+    own.kmeans_iters = 2;
+    own.share_codebooks = 0;
+    enc = encode_all(tm.model, &own);
+    CHECK(nq_distill(enc, tm.model, &own, tm.llama, tok, (size_t)use, CTX, &rep, &e) == NQ_E_UNSUPPORTED &&
+          strstr(e.msg, "codebook set"));
+    free_all(enc, n);
+    nq_settings off = s;
+    off.e2e_steps = 0;
+    CHECK(nq_distill(NULL, tm.model, &off, tm.llama, tok, (size_t)use, CTX, &rep, NULL) == NQ_OK && rep.steps == 0);
+
+    free(f1.buf);
+    free(tok);
+    tiny_close(&tm);
+    return TU_DONE();
+}
