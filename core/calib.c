@@ -3,11 +3,14 @@
  * forward-pass hooks (llama.c) over windows of calibration tokens.
  *
  * Each window's X (ntok x width) is added as X^T X: the upper triangle as f32 dot products
- * over the window's tokens (8 lanes, fixed order), each added to the f64 total; the lower
- * triangle is mirrored at the end. Windows run one after another, so the result does not
- * depend on anything but the tokens and the model. */
+ * over the window's tokens, computed by the forward pass's matmul kernel (kernels_matmul.h:
+ * 8 lanes in a fixed order, no FMA, the same bits for every SIMD variant) on the transposed
+ * window in blocks of rows, each added to the f64 total; the lower triangle is mirrored at
+ * the end. Windows run one after another, so the result does not depend on anything but the
+ * tokens and the model. */
 #include <stdlib.h>
 #include <string.h>
+#include "kernels_matmul.h"
 #include "quant.h"
 
 typedef struct calib_site {
@@ -21,8 +24,11 @@ struct nq_calib {
     int *tensor_site;   /* model tensor index -> site, -1 if none */
     int ntensor_map;
     int64_t tokens;
+    nq_mm_kernels k;    /* matmul kernel for the dot products (selected once) */
     float *xt;          /* scratch: width x ntok, transposed window */
     size_t xt_cap;
+    float *dots;        /* scratch: ROWS x width f32 dot products of one block of rows */
+    size_t dots_cap;
     nq_status st;       /* first failure inside the hook */
 };
 
@@ -32,6 +38,7 @@ void nq_calib_free(nq_calib *c) {
     free(c->sites);
     free(c->tensor_site);
     free(c->xt);
+    free(c->dots);
     free(c);
 }
 
@@ -69,72 +76,42 @@ static calib_site *find_site(nq_calib *c, const nq_llama_act *a) {
     return s;
 }
 
-/* Dot product of two f32 rows of length n in 8 lanes, combined pairwise. */
-static float dot8(const float *a, const float *b, int n) {
-    float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int k = 0;
-    for (; k + 8 <= n; k += 8)
-        for (int j = 0; j < 8; j++) l[j] += a[k + j] * b[k + j];
-    for (; k < n; k++) l[k & 7] += a[k] * b[k];
-    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+/* Rows of H per block: the f32 scratch holds ROWS x width dot products. */
+enum { ROWS = 32 };
+
+static int grow(float **p, size_t *cap, size_t need) {
+    if (need <= *cap) return 1;
+    float *np = realloc(*p, need * sizeof *np);
+    if (!np) return 0;
+    *p = np;
+    *cap = need;
+    return 1;
 }
 
-/* dot8 of (a0, b0), (a0, b1), (a1, b0), (a1, b1) at once, each in dot8's exact order. */
-static void dot8x4(const float *a0, const float *a1, const float *b0, const float *b1, int n, float r[4]) {
-    float l00[8] = {0}, l01[8] = {0}, l10[8] = {0}, l11[8] = {0};
-    int k = 0;
-    for (; k + 8 <= n; k += 8)
-        for (int j = 0; j < 8; j++) {
-            float x0 = a0[k + j], x1 = a1[k + j], y0 = b0[k + j], y1 = b1[k + j];
-            l00[j] += x0 * y0;
-            l01[j] += x0 * y1;
-            l10[j] += x1 * y0;
-            l11[j] += x1 * y1;
-        }
-    for (; k < n; k++) {
-        l00[k & 7] += a0[k] * b0[k];
-        l01[k & 7] += a0[k] * b1[k];
-        l10[k & 7] += a1[k] * b0[k];
-        l11[k & 7] += a1[k] * b1[k];
-    }
-    const float *l[4] = {l00, l01, l10, l11};
-    for (int q = 0; q < 4; q++)
-        r[q] = ((l[q][0] + l[q][1]) + (l[q][2] + l[q][3])) + ((l[q][4] + l[q][5]) + (l[q][6] + l[q][7]));
-}
-
+/* H += X^T X (upper triangle) for one window X (ntok x width). Block of rows [i0, i0 + rows): the
+ * matmul kernel gives dot(xt row i, xt row j) for i in the block and j >= i0 in dot8 order
+ * (kernels_matmul.h); the ones with j >= i are added to H in f64. */
 static void accumulate(nq_calib *c, calib_site *s, const float *x, int ntok) {
     int w = s->width;
-    size_t need = (size_t)w * (size_t)ntok;
-    if (need > c->xt_cap) {
-        float *nx = realloc(c->xt, need * sizeof *nx);
-        if (!nx) { c->st = NQ_E_NOMEM; return; }
-        c->xt = nx;
-        c->xt_cap = need;
+    if (!grow(&c->xt, &c->xt_cap, (size_t)w * (size_t)ntok) ||
+        !grow(&c->dots, &c->dots_cap, (size_t)(w < ROWS ? w : ROWS) * (size_t)w)) {
+        c->st = NQ_E_NOMEM;
+        return;
     }
-    for (int t = 0; t < ntok; t++)
-        for (int i = 0; i < w; i++) c->xt[(size_t)i * ntok + t] = x[(size_t)t * w + i];
-    int i = 0;
-    for (; i + 2 <= w; i += 2) { /* 2 x 2 tiles: the same sums as dot8, fewer loads */
-        const float *a0 = c->xt + (size_t)i * ntok, *a1 = a0 + ntok;
-        double *h0 = s->H + (size_t)i * w, *h1 = h0 + w;
-        int j = i;
-        for (; j + 2 <= w; j += 2) {
-            float r[4];
-            dot8x4(a0, a1, c->xt + (size_t)j * ntok, c->xt + (size_t)(j + 1) * ntok, ntok, r);
-            h0[j] += r[0];
-            h0[j + 1] += r[1];
-            if (j > i) h1[j] += r[2]; /* (i+1, i) is below the diagonal */
-            h1[j + 1] += r[3];
-        }
-        for (; j < w; j++) {
-            h0[j] += dot8(a0, c->xt + (size_t)j * ntok, ntok);
-            h1[j] += dot8(a1, c->xt + (size_t)j * ntok, ntok);
-        }
+    for (int t0 = 0; t0 < ntok; t0 += 16) { /* 16 tokens at a time: one cache line per xt row */
+        int t1 = ntok - t0 < 16 ? ntok : t0 + 16;
+        for (int i = 0; i < w; i++)
+            for (int t = t0; t < t1; t++) c->xt[(size_t)i * ntok + t] = x[(size_t)t * w + i];
     }
-    for (; i < w; i++) {
-        const float *xi = c->xt + (size_t)i * ntok;
-        double *hi = s->H + (size_t)i * w;
-        for (int j = i; j < w; j++) hi[j] += dot8(xi, c->xt + (size_t)j * ntok, ntok);
+    for (int i0 = 0; i0 < w; i0 += ROWS) {
+        int rows = w - i0 < ROWS ? w - i0 : ROWS, cols = w - i0;
+        const float *xi = c->xt + (size_t)i0 * ntok;
+        c->k.matmul(c->dots, cols, xi, ntok, xi, ntok, rows, cols, ntok);
+        for (int r = 0; r < rows; r++) {
+            const float *d = c->dots + (size_t)r * cols;
+            double *h = s->H + (size_t)(i0 + r) * w + i0;
+            for (int j = r; j < cols; j++) h[j] += d[j];
+        }
     }
 }
 
@@ -168,6 +145,7 @@ nq_status nq_calib_collect(nq_calib **out, const nq_llama *l, const int32_t *tok
         return nq_fail(e, NQ_E_ARG, "calibration: %zu tokens make no full window of %d (cap %d)", ntok, ctx, max_tokens);
     nq_calib *c = calloc(1, sizeof *c);
     if (!c) return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    nq_mm_select(&c->k, NULL);
     nq_llama_state *st;
     nq_status rc = nq_llama_state_new(&st, l, ctx, ctx, e);
     if (rc) { nq_calib_free(c); return rc; }
@@ -182,8 +160,9 @@ nq_status nq_calib_collect(nq_calib **out, const nq_llama *l, const int32_t *tok
     if (rc) { nq_calib_free(c); return rc; }
     mirror(c);
     free(c->xt);
-    c->xt = NULL;
-    c->xt_cap = 0;
+    free(c->dots);
+    c->xt = c->dots = NULL;
+    c->xt_cap = c->dots_cap = 0;
     *out = c;
     return NQ_OK;
 }
