@@ -227,12 +227,17 @@ void nq_refine_row(nq_refiner *r, const float *u, uint16_t *codes, float *uhat) 
     }
 }
 
+/* Element j goes into lane j % 4; lanes combine as (l0 + l1) + (l2 + l3). Four independent
+ * sums let the loop pipeline (and vectorize) without giving up a fixed order. */
 void nq_refiner_hmul(const nq_refiner *r, const float *x, double *y) {
     int64_t n = r->cols;
     for (int64_t i = 0; i < n; i++) {
         const double *h = r->H + i * n;
-        double s = 0;
-        for (int64_t j = 0; j < n; j++) s += h[j] * x[j];
-        y[i] = s;
+        double l[4] = {0, 0, 0, 0};
+        int64_t j = 0;
+        for (; j + 4 <= n; j += 4)
+            for (int k = 0; k < 4; k++) l[k] += h[j + k] * x[j + k];
+        for (; j < n; j++) l[j & 3] += h[j] * x[j];
+        y[i] = (l[0] + l[1]) + (l[2] + l[3]);
     }
 }
