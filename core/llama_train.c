@@ -166,9 +166,15 @@ const float *nq_train_hidden(const nq_train *t, int block) {
 
 /* ------------------------------------------------------------------ helpers */
 
+/* dst (cols x rows) = src^T (src: rows x cols, row stride lds), in 16 x 16 tiles so both
+ * sides stay in cache. */
 static void transpose(float *dst, const float *src, int rows, int cols, int lds) {
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) dst[(size_t)c * rows + r] = src[(size_t)r * lds + c];
+    for (int r0 = 0; r0 < rows; r0 += 16)
+        for (int c0 = 0; c0 < cols; c0 += 16) {
+            int r1 = r0 + 16 < rows ? r0 + 16 : rows, c1 = c0 + 16 < cols ? c0 + 16 : cols;
+            for (int r = r0; r < r1; r++)
+                for (int c = c0; c < c1; c++) dst[(size_t)c * rows + r] = src[(size_t)r * lds + c];
+        }
 }
 
 /* y (T x O) = x (T x n) W^T for W (O x n): the forward product, as llama.c runs it. */
@@ -278,25 +284,30 @@ static void forward(nq_train *t, const int32_t *tokens) {
 
 /* ------------------------------------------------------------------ loss */
 
-/* log-sum-exp of a row (max, then double sum of exp, the core's own exp/log). */
-static double lse(const float *z, int V) {
+/* ex = exp(z - max) (f32, the core's own exp), *sum their double sum; returns log sum exp. */
+static double exp_row(const float *z, int V, float *ex, double *sum) {
     float mx = z[0];
     for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
     double s = 0;
-    for (int v = 0; v < V; v++) s += nq_m_expf(z[v] - mx);
+    for (int v = 0; v < V; v++) ex[v] = nq_m_expf(z[v] - mx);
+    for (int v = 0; v < V; v++) s += ex[v];
+    *sum = s;
     return (double)mx + nq_m_log(s);
 }
 
-/* KL(teacher || student) per position, averaged; dlog = its gradient wrt the student logits. */
+/* KL(teacher || student) per position, averaged; dlog = its gradient wrt the student logits
+ * (p_student - p_teacher, over T). The probabilities are exp(z - max) / sum; the log terms
+ * come from the logits themselves, so equal logits give exactly zero. */
 static double kl_loss(nq_train *t, const float *tl) {
     int T = t->T, V = t->l->c.vocab;
+    float *es = t->trA, *et = t->trB; /* V floats each: free during the loss */
     double total = 0;
     for (int p = 0; p < T; p++) {
         const float *zs = t->logits + (size_t)p * V, *zt = tl + (size_t)p * V;
         float *dz = t->dlog + (size_t)p * V;
-        double ls = lse(zs, V), lt = lse(zt, V), kl = 0;
+        double ss, st, ls = exp_row(zs, V, es, &ss), lt = exp_row(zt, V, et, &st), kl = 0;
         for (int v = 0; v < V; v++) {
-            double pt = nq_m_exp((double)zt[v] - lt), ps = nq_m_exp((double)zs[v] - ls);
+            double pt = et[v] / st, ps = es[v] / ss;
             kl += pt * (((double)zt[v] - lt) - ((double)zs[v] - ls));
             dz[v] = (float)((ps - pt) / T);
         }
