@@ -135,6 +135,11 @@ int cli_compress_calib(cli_model *cm, const nq_settings *s, const cli_calib *cal
     if (st) { cli_out_abort(&out); nq_plan_free(plan); return 1; }
     int n = nq_model_tensor_count(m), threads = cli_threads();
     int e2e = calib && calib->teacher && s->refine && s->e2e_steps > 0;
+    if (e2e && (!s->share_codebooks || s->scope_rows)) { /* it refines the model-wide set */
+        fprintf(stderr, "novaq: stage 3 end to end skipped: it refines the model-wide codebook set, which "
+                "--no-share-codebooks / --scope-rows turn off\n");
+        e2e = 0;
+    }
     pool p = {.m = m, .s = s, .plan = plan, .n = n, .window = e2e ? n + 1 : 2 * threads, .calib = e2e ? calib : NULL};
     p.enc = calloc((size_t)n + 1, sizeof *p.enc);
     p.errs = calloc((size_t)n + 1, sizeof *p.errs);

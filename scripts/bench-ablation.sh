@@ -30,8 +30,12 @@ done <<LIST
 --no-rotate --no-refine
 --no-refine
  
-$calib --calib-tokens 8192
+$calib --calib-tokens 8192 --e2e-steps 0
+$calib --e2e-steps 0
 $calib
+$calib --e2e-lambda 0
+$calib --e2e-steps 128
+$calib --calib-tokens 8192 --e2e-steps 64
 $calib --no-rotate
 $calib --no-joint
 $calib --act-order
