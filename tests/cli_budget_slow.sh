@@ -3,6 +3,7 @@
 # layers quantized, bits counted from the stored bytes (codes, the shared codebook set,
 # row scales, normalization data) over the quantized weights, must stay within
 #   1.5 -> 1.5625, 2 -> 2.0625, 3 -> 3.0625, 4 -> 4.25 bits per weight.
+# Preset 2 is checked again in full mode (--calib: stage 3 layer-wise and end to end).
 # Also: the shared set is stored once, and --no-share-codebooks costs far more bits.
 set -u
 novaq=$1 data=$2 dir=$3
@@ -10,9 +11,12 @@ rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" || exit 1
 model=$data/novaq-tiny-llama/model.safetensors
 fail=0
 declare -A budget=([1.5]=1.5625 [2]=2.0625 [3]=3.0625 [4]=4.25)
-for p in 1.5 2 3 4; do
-  "$novaq" local "$model" -o b$p.novaq --bits $p --no-quantize-embeddings --no-quantize-lm-head >/dev/null \
-    || { echo "FAIL: compress $p"; fail=1; continue; }
+for item in 1.5 2 3 4 2full; do
+  p=${item%full} extra=()
+  # full mode: stage 3 layer-wise and end to end (which must not change the budget either)
+  [ "$item" = 2full ] && extra=(--calib "$data/novaq-tiny-llama/calib.txt" --calib-tokens 2048 --e2e-steps 8)
+  "$novaq" local "$model" -o b$p.novaq --bits $p --no-quantize-embeddings --no-quantize-lm-head "${extra[@]}" \
+    >/dev/null 2>err$p || { echo "FAIL: compress $item"; cat err$p; fail=1; continue; }
   "$novaq" stats --json b$p.novaq > s$p.json || { echo "FAIL: stats $p"; fail=1; continue; }
   python3 - "$p" "${budget[$p]}" s$p.json b$p.novaq <<'PY' || fail=1
 import json, struct, sys
