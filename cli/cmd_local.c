@@ -78,8 +78,9 @@ static nq_status hold_and_refine(pool *p, nq_err *e) {
     nq_status st = nq_distill(p->enc, p->m, p->s, c->teacher, c->ids, c->nids, c->ctx, &p->rep, e);
     p->refined = st == NQ_OK;
     if (st == NQ_OK)
-        fprintf(stderr, "novaq: stage 3 end to end: %d steps, %lld values, held-out KL %.5f -> %.5f (%s), %.1f s\n",
-                p->rep.steps, (long long)p->rep.params, p->rep.kl_before, p->rep.kl_after,
+        fprintf(stderr, "novaq: stage 3 end to end: %d steps, %lld values, learning rates x%.3f, held-out KL %.5f -> %.5f "
+                "(%s), %.1f s\n",
+                p->rep.steps, (long long)p->rep.params, p->rep.lr_factor, p->rep.kl_before, p->rep.kl_after,
                 p->rep.accepted ? "kept" : "no gain: dropped", cli_now() - t0);
     return st;
 }

@@ -28,6 +28,13 @@
 #include "quant.h"
 
 #define LN2_16 0.043321698784996581 /* ln(2) / 16: d scale / d code, per unit of scale */
+/* Learning rates per unit of relative weight error. Adam moves a value by about its rate per
+ * step, and how far a stored value should move scales with how wrong the quantized weights
+ * are: err = sqrt(sse / signal) over the quantized tensors (about 0.32 at 2 bits per
+ * weight, 0.1 at 4). So at 2 bits a scale code moves ~0.05 code steps per step. */
+#define LR_SCALE_CODE 0.16f
+#define LR_CENTROID 0.00625f
+#define LR_NORM 0.003f
 
 typedef struct adam {
     float *p, *g, *m, *v;  /* master values, gradient, moments */
@@ -70,6 +77,7 @@ typedef struct distill {
     float *C[NQ_MAX_STAGES]; /* as stored (f16-rounded): what the forward uses */
     float *row, *u;          /* scratch: cols, nvec * d */
     int tr_ctx;              /* tokens per training window */
+    float lr;                /* e2e_lr * the relative weight error (see LR_*) */
 } distill;
 
 /* ------------------------------------------------------------------ Adam */
@@ -232,7 +240,7 @@ static nq_status parse_vq(distill *D, qview *q, nq_err *e) {
     if (st) return st;
     q->mean = malloc((size_t)q->rows * sizeof *q->mean);
     q->codes = malloc((size_t)(q->rows * q->nvec * D->S) * sizeof *q->codes);
-    if (!q->mean || !q->codes || !adam_init(&q->sc, (size_t)q->rows, 0.05f * (float)D->s->e2e_lr))
+    if (!q->mean || !q->codes || !adam_init(&q->sc, (size_t)q->rows, LR_SCALE_CODE * D->lr))
         return nq_fail(e, NQ_E_NOMEM, "out of memory");
     return parse_codes(D, q, enc, ti->name, e);
 }
@@ -246,7 +254,7 @@ static nq_status parse_shared(distill *D, const nq_encoded *enc, nq_err *e) {
         uint8_t *raw;
         nq_status st = nq_part_load(p, &raw, e);
         if (st) return st;
-        if (!adam_init(&D->cb[k], n, 0.002f * (float)D->s->e2e_lr) || !(D->C[k] = malloc(n * sizeof(float)))) {
+        if (!adam_init(&D->cb[k], n, LR_CENTROID * D->lr) || !(D->C[k] = malloc(n * sizeof(float)))) {
             free(raw);
             return nq_fail(e, NQ_E_NOMEM, "out of memory");
         }
@@ -282,7 +290,7 @@ static nq_status add_nview(distill *D, int t, float *w, const float *grad, nq_er
     v->dtype = ti->dtype;
     v->w = w;
     v->grad = grad;
-    if (!adam_init(&v->a, (size_t)ti->cols, 0.001f * (float)D->s->e2e_lr)) return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    if (!adam_init(&v->a, (size_t)ti->cols, LR_NORM * D->lr)) return nq_fail(e, NQ_E_NOMEM, "out of memory");
     memcpy(v->a.p, w, (size_t)ti->cols * sizeof(float));
     return NQ_OK;
 }
@@ -507,6 +515,12 @@ static nq_status setup(distill *D, const nq_llama *teacher, nq_err *e) {
     if (first < 0)
         return nq_fail(e, NQ_E_UNSUPPORTED, "end-to-end refinement needs the model-wide codebook set "
                        "(no tensor carries it)");
+    double sse = 0, signal = 0;
+    for (int t = 0; t < nt; t++) {
+        sse += D->enc[t]->sse;
+        signal += D->enc[t]->signal;
+    }
+    D->lr = (float)(D->s->e2e_lr * (signal > 0 ? sqrt(sse / signal) : 0.0));
     nq_status st = nq_llama_load(&D->student, D->m, nq_llama_get_config(teacher), e);
     if (st) return st;
     const nq_llama *l = D->student;
@@ -539,6 +553,7 @@ nq_status nq_distill(nq_encoded **enc, const nq_model *m, const nq_settings *s, 
         rebuild_all(&D);
         rep->windows_train = (int)(first_held / (size_t)ctx);
         rep->windows_eval = nheld;
+        rep->lr_factor = D.lr;
         for (int i = 0; i < D.nq; i++) rep->params += (int64_t)D.q[i].rows;
         for (int i = 0; i < D.nn; i++) rep->params += (int64_t)D.nv[i].a.n;
         for (int k = 0; k < D.S; k++) rep->params += (int64_t)D.cb[k].n;

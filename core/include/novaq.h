@@ -442,6 +442,7 @@ typedef struct nq_distill_report {
     double loss_first, loss_last;     /* training loss of the first and the last step */
     double kl_before, kl_after;       /* held-out mean KL(teacher || student), nats */
     double cos_before, cos_after;     /* held-out mean cosine of the final hidden states */
+    double lr_factor;                 /* e2e_lr * relative weight error: scales the learning rates */
     int accepted;
 } nq_distill_report;
 nq_status nq_distill(nq_encoded **enc, const nq_model *m, const nq_settings *s, const nq_llama *teacher,
