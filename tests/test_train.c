@@ -4,7 +4,9 @@
  *  - against itself as teacher the loss is exactly zero (KL) and ~zero (cosine);
  *  - its gradients match central finite differences of the loss on a perturbed student,
  *    for every kind of weight (q, k, v, o, gate, up, down, both norms, the final norm,
- *    lm_head, the embedding), at the coordinate of largest gradient of each tensor. */
+ *    lm_head, the embedding), at the coordinate of largest gradient of each tensor;
+ *  - it prints a SHA-256 of every gradient, which scripts/test-wasm-llama.sh compares between
+ *    the native and the WebAssembly build (the same bits on both targets). */
 #include <math.h>
 #include <string.h>
 #include "llama_internal.h"
@@ -88,6 +90,25 @@ int main(void) {
     printf("perturbed: kl %.4f, 1 - cos %.4f\n", L.kl, L.cos);
     CHECK(L.kl > 1e-3 && L.cos > 1e-4);
     nq_llama_grads *G = nq_train_grads(tr);
+    nq_sha256_ctx h;
+    nq_sha256_init(&h);
+    for (int b = 0; b < nl; b++) {
+        nq_sha256_update(&h, G->layers[b].attn_norm, (size_t)d * sizeof(float));
+        nq_sha256_update(&h, G->layers[b].mlp_norm, (size_t)d * sizeof(float));
+        for (int w = 0; w < W_LINEARS; w++) {
+            rows = w == W_O || w == W_DOWN ? d : (w == W_GATE || w == W_UP ? c->hidden : c->n_heads * c->head_dim);
+            cols = w == W_O ? c->n_heads * c->head_dim : (w == W_DOWN ? c->hidden : d);
+            nq_sha256_update(&h, G->layers[b].w[w], (size_t)rows * cols * sizeof(float));
+        }
+    }
+    nq_sha256_update(&h, G->final_norm, (size_t)d * sizeof(float));
+    nq_sha256_update(&h, G->lm_head, (size_t)V * d * sizeof(float));
+    nq_sha256_update(&h, G->embed, (size_t)V * d * sizeof(float));
+    uint8_t dig[32];
+    char hex[65];
+    nq_sha256_final(&h, dig);
+    nq_hex(dig, 32, hex);
+    printf("gradients: sha256 %s (the same on every target)\n", hex);
     static const char *names[W_LINEARS] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
     int checks[][2] = {{0, W_Q}, {0, W_K}, {1, W_V}, {2, W_O}, {3, W_GATE}, {4, W_UP}, {5, W_DOWN}, {0, W_V}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
