@@ -60,6 +60,8 @@ static const char yaml_full[] =
     "    enabled: false\n"
     "    damping: 0.05\n"
     "    calibration_tokens: 2048\n"
+    "    end_to_end_steps: 7\n"
+    "    end_to_end_lambda: 0.25\n"
     "output:\n"
     "  shard_size_bytes: 1000000\n"
     "  zstd_level: \"5\"\n";
@@ -69,7 +71,8 @@ static const char json_full[] =
     "  \"primary_codebook_size\": 128, \"residual_codebook_size\": [64, 32], \"seed\": 42,\n"
     "  \"kmeans_iterations\": 5, \"train_vectors\": 4096, \"quantize_lm_head\": false,\n"
     "  \"share_codebooks\": false}, \"normalization\": {\"outlier_threshold\": 0.02},\n"
-    "  \"refinement\": {\"enabled\": false, \"damping\": 0.05, \"calibration_tokens\": 2048}},\n"
+    "  \"refinement\": {\"enabled\": false, \"damping\": 0.05, \"calibration_tokens\": 2048,\n"
+    "  \"end_to_end_steps\": 7, \"end_to_end_lambda\": 0.25}},\n"
     " \"output\": {\"shard_size_bytes\": 1000000, \"zstd_level\": 5}}\n";
 
 static void test_full(void) {
@@ -81,6 +84,7 @@ static void test_full(void) {
     CHECK(a.quantize_lm_head == 0 && a.quantize_embeddings == 1);
     CHECK(a.outlier_fraction == 0.02 && a.shard_max_bytes == 1000000 && a.zstd_level == 5);
     CHECK(a.share_codebooks == 0 && a.refine == 0 && a.damp == 0.05 && a.calib_tokens == 2048);
+    CHECK(a.e2e_steps == 7 && a.e2e_lambda == 0.25);
     CHECK(!strcmp(a.preset, "custom"));
     if (load("full.json", json_full, &b, &e)) { fprintf(stderr, "json: %s\n", e.msg); tu_failures++; return; }
     CHECK(!memcmp(&a, &b, sizeof a));
