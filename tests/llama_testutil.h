@@ -34,6 +34,22 @@ static int tiny_open(tiny_model *t) {
     return st == NQ_OK;
 }
 
+/* calib.txt of the tiny model as token ids (malloc'd; *n gets their number). */
+static inline int32_t *tiny_calib_tokens(int *n) {
+    size_t tl = 0, jl = 0, nids = 0;
+    char *text = (char *)tu_read_file(tu_data("novaq-tiny-llama/calib.txt"), &tl);
+    char *json = (char *)tu_read_file(tu_data("novaq-tiny-llama/tokenizer.json"), &jl);
+    nq_tokenizer *tk = NULL;
+    int32_t *ids = NULL;
+    CHECK(text && json && nq_tokenizer_load(&tk, json, jl, NULL) == NQ_OK);
+    if (tk) CHECK(nq_tokenizer_encode(tk, text, tl, &ids, &nids, NULL) == NQ_OK);
+    nq_tokenizer_free(tk);
+    free(text);
+    free(json);
+    *n = (int)nids;
+    return ids;
+}
+
 static void tiny_close(tiny_model *t) {
     nq_llama_free(t->llama);
     nq_model_free(t->model);

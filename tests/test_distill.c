@@ -13,21 +13,6 @@
 
 enum { CTX = 64 };
 
-static int32_t *calib_tokens(int *n) {
-    size_t tl = 0, jl = 0, nids = 0;
-    char *text = (char *)tu_read_file(tu_data("novaq-tiny-llama/calib.txt"), &tl);
-    char *json = (char *)tu_read_file(tu_data("novaq-tiny-llama/tokenizer.json"), &jl);
-    nq_tokenizer *tk = NULL;
-    int32_t *ids = NULL;
-    CHECK(text && json && nq_tokenizer_load(&tk, json, jl, NULL) == NQ_OK);
-    if (tk) CHECK(nq_tokenizer_encode(tk, text, tl, &ids, &nids, NULL) == NQ_OK);
-    nq_tokenizer_free(tk);
-    free(text);
-    free(json);
-    *n = (int)nids;
-    return ids;
-}
-
 static nq_encoded **encode_all(const nq_model *m, const nq_settings *s) {
     int n = nq_model_tensor_count(m);
     nq_encoded **enc = calloc((size_t)n, sizeof *enc);
@@ -111,7 +96,7 @@ int main(void) {
     tiny_model tm;
     if (!tiny_open(&tm)) return 1;
     int ntok = 0;
-    int32_t *tok = calib_tokens(&ntok);
+    int32_t *tok = tiny_calib_tokens(&ntok);
     int use = 16 * CTX; /* 12 training windows after 4 held-out ones of CTX + 1 */
     CHECK(ntok > use);
     nq_settings s;

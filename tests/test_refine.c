@@ -8,21 +8,6 @@
 #include <string.h>
 #include "llama_testutil.h"
 
-static int32_t *calib_tokens(int *n) {
-    size_t tl = 0, jl = 0, nids = 0;
-    char *text = (char *)tu_read_file(tu_data("novaq-tiny-llama/calib.txt"), &tl);
-    char *json = (char *)tu_read_file(tu_data("novaq-tiny-llama/tokenizer.json"), &jl);
-    nq_tokenizer *tk = NULL;
-    int32_t *ids = NULL;
-    CHECK(text && json && nq_tokenizer_load(&tk, json, jl, NULL) == NQ_OK);
-    if (tk) CHECK(nq_tokenizer_encode(tk, text, tl, &ids, &nids, NULL) == NQ_OK);
-    nq_tokenizer_free(tk);
-    free(text);
-    free(json);
-    *n = (int)nids;
-    return ids;
-}
-
 /* Encode the tensors `pick` (model order) into an in-memory .novaq and open it. */
 static nq_model *encode_some(const nq_model *m, const nq_settings *s, const nq_plan *plan, const int *pick, int npick,
                              nq_mem_sink *sink) {
@@ -115,7 +100,7 @@ int main(void) {
     tiny_model tm;
     if (!tiny_open(&tm)) return 1;
     int ntok = 0;
-    int32_t *tok = calib_tokens(&ntok);
+    int32_t *tok = tiny_calib_tokens(&ntok);
     CHECK(ntok > 1024);
     nq_err e = {0};
     nq_calib *cal = NULL;
