@@ -94,10 +94,14 @@ function settingsObject() {
   return s;
 }
 
+// Replies can overlap when fields change quickly; only the newest request's reply is shown.
+let settingsSeq = 0;
 async function refreshSettings() {
   if (!state.probe) return false;
+  const seq = ++settingsSeq;
   try {
     const r = await state.probe.call('settings', { settings: settingsObject() });
+    if (seq !== settingsSeq) return true;
     $('effective').textContent = JSON.stringify(r.effective, null, 1);
     const rows = $('tensor-table').tBodies[0].rows;
     r.quantize.forEach((q, i) => { rows[i].cells[5].textContent = q ? 'vector-quantized' : 'kept'; });
@@ -105,6 +109,7 @@ async function refreshSettings() {
     $('start').disabled = false;
     return true;
   } catch (e) {
+    if (seq !== settingsSeq) return false;
     showError('Settings rejected:', e);
     $('start').disabled = true;
     return false;

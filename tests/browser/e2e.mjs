@@ -190,7 +190,10 @@ try {
     await page.fill('#adv-seed', '7');
     await page.fill('#adv-K', '256,16');
     await page.locator('#adv-K').dispatchEvent('change');
-    assert(/"preset":\s*"custom"/.test(await page.locator('#effective').textContent()), 'effective settings say custom');
+    // The page asks its worker for the effective settings, so the text changes a moment later.
+    const custom = await page.waitForFunction(() => /"preset":\s*"custom"/.test(document.getElementById('effective').textContent),
+      null, { timeout: 20000, polling: 100 }).then(() => true, () => false);
+    assert(custom, `effective settings say custom (page shows: ${await page.locator('#effective').textContent()})`);
     await page.click('#start');
     await waitState(['done', 'error'], 15 * 60000);
     assert(await pageState() === 'done', `compression ended in error: ${await text('#error')}`);
