@@ -23,7 +23,7 @@ const char cli_settings_help[] =
     "  --no-joint                 greedy residual codes only (no joint codebook refit / ICM)\n"
     "  --no-rotate                no random Hadamard rotation of rows (incoherence)\n"
     "  --act-order                stage 3 codes vectors by decreasing input energy (default off)\n"
-    "  --damp F                   stage 3 Hessian damping (default 0.01)\n"
+    "  --damp F                   stage 3 Hessian damping (default 0.1)\n"
     "  --calib-tokens N           stage 3: calibration tokens used at most (default 32768)\n"
     "  --e2e-steps N              stage 3 end to end: steps against the teacher with --calib\n"
     "                             (default 32; 0 = layer-wise stage 3 only)\n"

@@ -1,10 +1,13 @@
 /* settings.c - compression settings: the bits presets and their validation.
  *
  * Presets (d = vector length, K = entries per stage; code bits = sum(log2 K) / d):
- *   "1.5": d=8, K={256,16}   -> 1.5 code bits per weight
+ *   "1.5": d=8, K={1024,4}   -> 1.5 code bits per weight
  *   "2"  : d=8, K={256,256}  -> 2.0
- *   "3"  : d=4, K={256,16}   -> 3.0
- *   "4"  : d=4, K={256,256}  -> 4.0
+ *   "3"  : d=4, K={512,8}    -> 3.0
+ *   "4"  : d=4, K={512,128}  -> 4.0
+ * For the same code bits a larger primary stage with a smaller residual stage is better where
+ * the shared set's extra entries fit the budget (1.5, 3, 4: docs/QUALITY.md, preset choice);
+ * at 2 bits {256,256} was as good as {512,128} and {1024,64} after stage 3.
  * Codebooks, per-row scales and outlier data come on top and are counted in every
  * reported bits-per-weight figure (docs/FORMAT.md). Presets share one codebook set across
  * the model (stored once) and refine with stage 3 where calibration statistics are given. */
@@ -26,7 +29,7 @@ static void defaults(nq_settings *s) {
     s->shard_max_bytes = 1900000;
     s->share_codebooks = 1; /* per-tensor codebooks cost ~1 bit/weight on small tensors */
     s->refine = 1;
-    s->damp = 0.01;
+    s->damp = 0.1; /* better than 0.01 at every preset with and without the end-to-end step */
     s->calib_tokens = 32768;
     s->joint = 1;
     s->rotate = 1;
@@ -38,10 +41,10 @@ static void defaults(nq_settings *s) {
 
 nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e) {
     static const struct { const char *name; int d, n, K[2]; } presets[] = {
-        {"1.5", 8, 2, {256, 16}},
+        {"1.5", 8, 2, {1024, 4}},
         {"2", 8, 2, {256, 256}},
-        {"3", 4, 2, {256, 16}},
-        {"4", 4, 2, {256, 256}},
+        {"3", 4, 2, {512, 8}},
+        {"4", 4, 2, {512, 128}},
     };
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
         if (strcmp(bits, presets[i].name)) continue;

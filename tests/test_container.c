@@ -75,7 +75,9 @@ static void roundtrip(const synth *sy, const char *preset, int scope_rows) {
     nq_settings set;
     CHECK(nq_settings_preset(&set, preset, NULL) == NQ_OK);
     set.scope_rows = scope_rows;
-    set.shard_max_bytes = 4096; /* many shards */
+    /* many shards: small ones, but each must hold the largest codebook part */
+    set.shard_max_bytes = 4096;
+    if ((unsigned)(set.K[0] * set.d * 2) > set.shard_max_bytes) set.shard_max_bytes = (unsigned)(set.K[0] * set.d * 2);
     nq_mem_sink a = compress(sy, &set), b = compress(sy, &set);
     CHECK(a.size == b.size && !memcmp(a.buf, b.buf, a.size)); /* deterministic */
     collected c;
