@@ -39,5 +39,7 @@ $calib --calib-tokens 8192 --e2e-steps 64
 $calib --no-rotate
 $calib --no-joint
 $calib --act-order
-$calib --damp 0.1
+$calib --damp 0.01
+$calib --codebook-size 512 --residual-codebook-size 128
+$calib --codebook-size 1024 --residual-codebook-size 64
 LIST

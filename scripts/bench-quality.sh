@@ -4,7 +4,9 @@
 # bits per weight from the stored bytes, compression time on one core (user CPU seconds).
 #   rows "linears":  only the 42 decoder linear layers quantized (embeddings, lm_head kept)
 #   rows "all":      embeddings and lm_head quantized too (whole-file bits per weight)
-#   mode "full":     stage 3 with calibration (--calib calib.txt); "fast": without
+#   mode "full":     stage 3 with calibration (--calib calib.txt); "fast": without;
+#        "lw":       full without the end-to-end step (--e2e-steps 0, layer-wise stage 3 only)
+#        "long":     full with 128 end-to-end steps instead of 32
 # usage: scripts/bench-quality.sh [build dir] [out dir] [presets...]   (WINDOWS=N for fewer)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,4 +34,7 @@ for p in $presets; do
   run "$p" linears full --no-quantize-embeddings --no-quantize-lm-head --calib "$model/calib.txt"
   run "$p" all full --calib "$model/calib.txt"
   run "$p" linears fast --no-quantize-embeddings --no-quantize-lm-head
+  [ -n "${SHORT:-}" ] && continue   # SHORT=1: only the full, all and fast rows
+  run "$p" linears lw --no-quantize-embeddings --no-quantize-lm-head --calib "$model/calib.txt" --e2e-steps 0
+  run "$p" linears long --no-quantize-embeddings --no-quantize-lm-head --calib "$model/calib.txt" --e2e-steps 128
 done
