@@ -276,6 +276,7 @@ static int apply(cfg *c, const cfg_item *it, nq_settings *s) {
     else if (!strcmp(k, "model.compression.quantize_embeddings")) { rc = boolean(c, it, &b); s->quantize_embeddings = b; }
     else if (!strcmp(k, "model.compression.quantize_lm_head")) { rc = boolean(c, it, &b); s->quantize_lm_head = b; }
     else if (!strcmp(k, "normalization.outlier_threshold")) { rc = num(c, it, 0, 0, 0.5, 0, &x); s->outlier_fraction = x; }
+    else if (!strcmp(k, "model.compression.beam_width")) { rc = num(c, it, 0, 1, 16, 1, &x); s->beam = (int)x; }
     else if (!strcmp(k, "model.compression.share_codebooks")) { rc = boolean(c, it, &b); s->share_codebooks = b; }
     else if (!strcmp(k, "refinement.enabled")) { rc = boolean(c, it, &b); s->refine = b; }
     else if (!strcmp(k, "refinement.damping")) { rc = num(c, it, 0, 1e-6, 10, 0, &x); s->damp = x; }

@@ -21,6 +21,7 @@ const char cli_settings_help[] =
     "  --no-share-codebooks       one codebook set per tensor (or per --scope-rows rows)\n"
     "  --no-refine                stage 1+2 only (no stage-3 scale refit or error feedback)\n"
     "  --no-joint                 greedy residual codes only (no joint codebook refit / ICM)\n"
+    "  --beam N                   beam width of the code search over the stages (default 4)\n"
     "  --no-rotate                no random Hadamard rotation of rows (incoherence)\n"
     "  --act-order                stage 3 codes vectors by decreasing input energy (default off)\n"
     "  --damp F                   stage 3 Hessian damping (default 0.1)\n"
@@ -95,6 +96,7 @@ int cli_settings_parse(int argc, char **argv, nq_settings *s, unsigned char *use
         else if (!strcmp(a, "--no-share-codebooks")) { s->share_codebooks = 0; takes = 0; }
         else if (!strcmp(a, "--no-refine")) { s->refine = 0; takes = 0; }
         else if (!strcmp(a, "--no-joint")) { s->joint = 0; takes = 0; }
+        else if (!strcmp(a, "--beam")) { rc = parse_num(a, v, 1, 16, &x, e); s->beam = (int)x; }
         else if (!strcmp(a, "--no-rotate")) { s->rotate = 0; takes = 0; }
         else if (!strcmp(a, "--no-act-order")) { s->act_order = 0; takes = 0; }
         else if (!strcmp(a, "--act-order")) { s->act_order = 1; takes = 0; }

@@ -24,6 +24,49 @@ void nq_vq_icm(const float *const *C, const int *K, int nstages, int d, const fl
         }
 }
 
+/* Beam search over the stages: after stage s the `beam` partial sums with the smallest
+ * residuals survive (all candidates of a survivor come from its own `beam` nearest, so the
+ * kept set is exactly the best `beam` of all extensions); ties keep the survivor order, then
+ * the centroid order. beam 1 is the greedy residual pass. */
+void nq_vq_beam(const float *const *C, const int *K, int nstages, int d, const float *x, uint16_t *codes, int beam) {
+    if (beam > NQ_K_MAXN) beam = NQ_K_MAXN;
+    if (beam < 1) beam = 1;
+    float res[NQ_K_MAXN][64], next[NQ_K_MAXN][64], best[NQ_K_MAXN];
+    uint16_t path[NQ_K_MAXN][NQ_MAX_STAGES], npath[NQ_K_MAXN][NQ_MAX_STAGES];
+    int from[NQ_K_MAXN], code[NQ_K_MAXN], nb = 1;
+    memcpy(res[0], x, (size_t)d * sizeof *x);
+    for (int s = 0; s < nstages; s++) {
+        int m = 0, want = s + 1 < nstages ? beam : 1;
+        for (int b = 0; b < nb; b++) {
+            int idx[NQ_K_MAXN];
+            float dist[NQ_K_MAXN];
+            int n = nq_k_nearest_n(res[b], C[s], K[s], d, want, idx, dist);
+            for (int i = 0; i < n; i++) {
+                if (m == want && !(dist[i] < best[want - 1])) break; /* the rest of b's are no better */
+                int j = m < want ? m++ : want - 1;
+                for (; j > 0 && dist[i] < best[j - 1]; j--) {
+                    best[j] = best[j - 1];
+                    from[j] = from[j - 1];
+                    code[j] = code[j - 1];
+                }
+                best[j] = dist[i];
+                from[j] = b;
+                code[j] = idx[i];
+            }
+        }
+        for (int j = 0; j < m; j++) {
+            const float *c = C[s] + (int64_t)code[j] * d;
+            for (int t = 0; t < d; t++) next[j][t] = res[from[j]][t] - c[t];
+            memcpy(npath[j], path[from[j]], (size_t)s * sizeof **path);
+            npath[j][s] = (uint16_t)code[j];
+        }
+        memcpy(res, next, (size_t)m * sizeof res[0]);
+        memcpy(path, npath, (size_t)m * sizeof path[0]);
+        nb = m;
+    }
+    memcpy(codes, path[0], (size_t)nstages * sizeof *codes);
+}
+
 /* One round: re-assign every vector by ICM, then re-fit each stage in turn. */
 static void joint_round(const float *X, int64_t n, int d, float **C, const int *K, int S, uint16_t *codes,
                         double *sum, int64_t *count) {

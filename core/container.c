@@ -58,6 +58,7 @@ static cJSON *settings_json(const nq_settings *s) {
     cJSON_AddNumberToObject(o, "damp", s->damp);
     cJSON_AddNumberToObject(o, "calib_tokens", s->calib_tokens);
     cJSON_AddBoolToObject(o, "joint", s->joint);
+    cJSON_AddNumberToObject(o, "beam", s->beam);
     cJSON_AddBoolToObject(o, "rotate", s->rotate);
     cJSON_AddBoolToObject(o, "act_order", s->act_order);
     cJSON_AddNumberToObject(o, "e2e_steps", s->e2e_steps);

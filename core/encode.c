@@ -196,17 +196,11 @@ static nq_status training_set(vq_ctx *q, int64_t ra, int64_t rb, float **X, int6
     return NQ_OK;
 }
 
-/* Greedy multi-stage assignment of one vector: each stage codes what the previous left. */
+/* Codes of one vector: beam search over the stages (greedy residual at beam 1, then ICM). */
 static void assign_vector(const vq_ctx *q, const float *x, uint16_t *codes) {
     int d = q->s->d;
-    float r[64];
-    memcpy(r, x, (size_t)d * sizeof *r);
-    for (int st = 0; st < q->s->nstages; st++) {
-        int c = nq_k_nearest(r, q->C[st], q->s->K[st], d, NULL);
-        codes[st] = (uint16_t)c;
-        for (int j = 0; j < d; j++) r[j] -= q->C[st][(int64_t)c * d + j];
-    }
-    if (q->s->joint) nq_vq_icm((const float *const *)q->C, q->s->K, q->s->nstages, d, x, codes, NQ_ICM_ROUNDS);
+    nq_vq_beam((const float *const *)q->C, q->s->K, q->s->nstages, d, x, codes, q->s->beam);
+    if (q->s->joint && q->s->beam == 1) nq_vq_icm((const float *const *)q->C, q->s->K, q->s->nstages, d, x, codes, NQ_ICM_ROUNDS);
 }
 
 /* Codebooks of group g: the plan's shared set, or trained on the group's rows and stored
@@ -232,7 +226,7 @@ static nq_status group_codebooks(vq_ctx *q, int64_t g, int64_t ra, int64_t rb, n
         }
     }
     if (st == NQ_OK && q->ref)
-        st = nq_refiner_set_codebooks(q->ref, (const float *const *)q->C, s->K, s->nstages, s->joint ? NQ_ICM_ROUNDS : 0, e);
+        st = nq_refiner_set_codebooks(q->ref, (const float *const *)q->C, s->K, s->nstages, s->joint && s->beam == 1 ? NQ_ICM_ROUNDS : 0, s->beam, e);
     return st;
 }
 

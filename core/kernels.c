@@ -36,6 +36,28 @@ int nq_k_nearest_ref(const float *x, const float *C, int K, int d, float *dist) 
     return best;
 }
 
+/* Insert (t, k) into the sorted list of the *m best of at most n; visiting k in increasing
+ * order with a strict comparison keeps equal distances in index order. */
+static void topn_insert(int n, int *m, int *idx, float *dist, float t, int k) {
+    if (*m == n && !(t < dist[n - 1])) return;
+    int i = *m < n ? (*m)++ : n - 1;
+    for (; i > 0 && t < dist[i - 1]; i--) {
+        dist[i] = dist[i - 1];
+        idx[i] = idx[i - 1];
+    }
+    dist[i] = t;
+    idx[i] = k;
+}
+
+static int clamp_n(int n, int K) { return n < 1 ? 1 : n > K ? K : n > NQ_K_MAXN ? NQ_K_MAXN : n; }
+
+int nq_k_nearest_n_ref(const float *x, const float *C, int K, int d, int n, int *idx, float *dist) {
+    int m = 0;
+    n = clamp_n(n, K);
+    for (int k = 0; k < K; k++) topn_insert(n, &m, idx, dist, nq_k_dist2_ref(x, C + (int64_t)k * d, d), k);
+    return m;
+}
+
 #if defined(NQ_SIMD_SSE2) || defined(NQ_SIMD_WASM)
 /* 4 lanes; a tail shorter than 4 is zero-padded, which adds +0.0f to its lanes: the same
  * value as the scalar order (x + 0.0f == x for every non-NaN x, and -0.0f never arises
@@ -111,9 +133,82 @@ NQ_INLINE v4 dist4(const float *x, const float *C, int d) {
             if ((k == 0 && i == 0) || t[i] < bd) { bd = t[i]; best = k + i; }     \
     }
 
+#if defined(NQ_SIMD_SSE2) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+/* AVX: eight centroids per block for d = 8 and d = 4, same canonical sums. For d = 8 a
+ * centroid's lane i plus its lane i + 4 is canonical lane i ((0 + a) + b == a + b); for
+ * d = 4 the lanes are the canonical ones. Distances come out in index order. */
+#include <immintrin.h>
+#define AVX_FN __attribute__((target("avx")))
+
+static int cpu_has_avx(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx");
+}
+
+/* Lane-wise 4x4 transpose of a, b, c, e, then (r0 + r1) + (r2 + r3). */
+AVX_FN static inline __m256 avx_reduce4(__m256 a, __m256 b, __m256 c, __m256 e) {
+    __m256 t0 = _mm256_unpacklo_ps(a, b), t1 = _mm256_unpackhi_ps(a, b);
+    __m256 t2 = _mm256_unpacklo_ps(c, e), t3 = _mm256_unpackhi_ps(c, e);
+    __m256 r0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), r1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 r2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), r3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    return _mm256_add_ps(_mm256_add_ps(r0, r1), _mm256_add_ps(r2, r3));
+}
+
+AVX_FN static inline __m256 avx_sq(__m256 x, const float *c) {
+    __m256 t = _mm256_sub_ps(x, _mm256_loadu_ps(c));
+    return _mm256_mul_ps(t, t);
+}
+
+AVX_FN static void dist8_avx(const float *x, const float *C, int d, float *out) {
+    __m256 v[4];
+    if (d == 8) {
+        __m256 xv = _mm256_loadu_ps(x), u[8];
+        for (int i = 0; i < 8; i++) u[i] = avx_sq(xv, C + 8 * i);
+        for (int i = 0; i < 4; i++) /* lo: centroid i, hi: centroid i + 4 */
+            v[i] = _mm256_add_ps(_mm256_permute2f128_ps(u[i], u[i + 4], 0x20), _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    } else { /* d == 4: each register holds two centroids */
+        __m256 xv = _mm256_broadcast_ps((const __m128 *)x);
+        __m256 a = avx_sq(xv, C), b = avx_sq(xv, C + 8), c = avx_sq(xv, C + 16), e = avx_sq(xv, C + 24);
+        v[0] = _mm256_permute2f128_ps(a, c, 0x20); /* centroids 0 | 4 */
+        v[1] = _mm256_permute2f128_ps(a, c, 0x31); /* 1 | 5 */
+        v[2] = _mm256_permute2f128_ps(b, e, 0x20); /* 2 | 6 */
+        v[3] = _mm256_permute2f128_ps(b, e, 0x31); /* 3 | 7 */
+    }
+    _mm256_storeu_ps(out, avx_reduce4(v[0], v[1], v[2], v[3]));
+}
+
+/* Blocks of eight from k = 0; returns where the caller's loops go on. */
+AVX_FN static int nearest_avx(const float *x, const float *C, int K, int d, int *best, float *bd) {
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        float t[8];
+        dist8_avx(x, C + (int64_t)k * d, d, t);
+        for (int i = 0; i < 8; i++)
+            if ((k == 0 && i == 0) || t[i] < *bd) { *bd = t[i]; *best = k + i; }
+    }
+    return k;
+}
+
+AVX_FN static int nearest_n_avx(const float *x, const float *C, int K, int d, int n, int *m, int *idx, float *dist) {
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        float t[8];
+        dist8_avx(x, C + (int64_t)k * d, d, t);
+        for (int i = 0; i < 8; i++) topn_insert(n, m, idx, dist, t[i], k + i);
+    }
+    return k;
+}
+#define USE_AVX(d, K) (((d) == 8 || (d) == 4) && (K) >= 8 && cpu_has_avx())
+#else
+#define USE_AVX(d, K) 0
+#define nearest_avx(x, C, K, d, best, bd) 0
+#define nearest_n_avx(x, C, K, d, n, m, idx, dist) 0
+#endif
+
 int nq_k_nearest(const float *x, const float *C, int K, int d, float *dist) {
     int best = 0, k = 0;
     float bd = 0;
+    if (USE_AVX(d, K)) k = nearest_avx(x, C, K, d, &best, &bd);
     if (d == 8) { NEAREST_BLOCKS(8) }
     else if (d == 4) { NEAREST_BLOCKS(4) }
     for (; k + 4 <= K; k += 4) {
@@ -130,9 +225,22 @@ int nq_k_nearest(const float *x, const float *C, int K, int d, float *dist) {
     return best;
 }
 
+int nq_k_nearest_n(const float *x, const float *C, int K, int d, int n, int *idx, float *dist) {
+    int m = 0, k = 0;
+    n = clamp_n(n, K);
+    if (USE_AVX(d, K)) k = nearest_n_avx(x, C, K, d, n, &m, idx, dist);
+    for (; k + 4 <= K; k += 4) {
+        float t[4];
+        V_STORE(t, dist4(x, C + (int64_t)k * d, d));
+        for (int i = 0; i < 4; i++) topn_insert(n, &m, idx, dist, t[i], k + i);
+    }
+    for (; k < K; k++) topn_insert(n, &m, idx, dist, nq_k_dist2(x, C + (int64_t)k * d, d), k);
+    return m;
+}
+
 const char *nq_k_variant(void) {
 #if defined(NQ_SIMD_SSE2)
-    return "sse2";
+    return USE_AVX(8, 8) ? "sse2+avx" : "sse2";
 #else
     return "wasm-simd128";
 #endif
@@ -141,6 +249,9 @@ const char *nq_k_variant(void) {
 float nq_k_dist2(const float *x, const float *c, int d) { return nq_k_dist2_ref(x, c, d); }
 int nq_k_nearest(const float *x, const float *C, int K, int d, float *dist) {
     return nq_k_nearest_ref(x, C, K, d, dist);
+}
+int nq_k_nearest_n(const float *x, const float *C, int K, int d, int n, int *idx, float *dist) {
+    return nq_k_nearest_n_ref(x, C, K, d, n, idx, dist);
 }
 const char *nq_k_variant(void) { return "scalar"; }
 #endif

@@ -12,8 +12,13 @@
 float nq_k_dist2(const float *x, const float *c, int d);
 /* Index of the nearest of K centroids (K x d row-major); *dist gets its distance. */
 int nq_k_nearest(const float *x, const float *C, int K, int d, float *dist);
+/* The n (1..NQ_K_MAXN, at most K) nearest centroids in increasing (distance, index) order:
+ * idx[0..n) and dist[0..n). Returns n. */
+#define NQ_K_MAXN 16
+int nq_k_nearest_n(const float *x, const float *C, int K, int d, int n, int *idx, float *dist);
 /* Scalar reference versions (always compiled; tests compare the active kernel to them). */
 float nq_k_dist2_ref(const float *x, const float *c, int d);
 int nq_k_nearest_ref(const float *x, const float *C, int K, int d, float *dist);
+int nq_k_nearest_n_ref(const float *x, const float *C, int K, int d, int n, int *idx, float *dist);
 const char *nq_k_variant(void);
 #endif

@@ -80,7 +80,10 @@ nq_status nq_kmeans(const float *X, int64_t n, int d, int K, int iters, uint64_t
 
 /* ---- stage 2, joint view of the stages (additive.c) */
 #define NQ_JOINT_TRAIN_ROUNDS 4  /* joint refits after the greedy residual k-means */
-#define NQ_ICM_ROUNDS 2          /* code re-choice rounds per vector when encoding */
+#define NQ_ICM_ROUNDS 2          /* code re-choice rounds per vector when encoding greedily (beam 1);
+                                    after a beam search they gained nothing measurable */
+/* Codes of x by beam search over the stages (beam 1 = greedy residual; at most NQ_K_MAXN). */
+void nq_vq_beam(const float *const *C, const int *K, int nstages, int d, const float *x, uint16_t *codes, int beam);
 /* Re-choose each stage's code with the others fixed, `rounds` times (error never grows). */
 void nq_vq_icm(const float *const *C, const int *K, int nstages, int d, const float *x, uint16_t *codes,
                int rounds);
@@ -142,7 +145,7 @@ nq_status nq_refiner_new(nq_refiner **out, const double *H, int64_t cols, const 
 void nq_refiner_free(nq_refiner *r);
 /* Precompute the codebooks in every block's whitened coordinates. */
 nq_status nq_refiner_set_codebooks(nq_refiner *r, const float *const *C, const int *K, int nstages,
-                                   int icm_rounds, nq_err *e);
+                                   int icm_rounds, int beam, nq_err *e);
 /* Codes (nvec x S) and reconstruction uhat (nvec*d) of one normalized row u (cols).
  * Uses the refiner's scratch: one thread per refiner. */
 void nq_refine_row(nq_refiner *r, const float *u, uint16_t *codes, float *uhat);

@@ -24,7 +24,8 @@ struct nq_refiner {
     float *Ct[NQ_MAX_STAGES];     /* nvec x K x d mapped centroids */
     float *work;                  /* P: the row being coded (one thread per refiner) */
     int64_t *perm;                /* coding order: position k codes vector block perm[k] */
-    int icm;                      /* code re-choice rounds after the greedy pass */
+    int icm;                      /* code re-choice rounds after the first pass */
+    int beam;                     /* beam width of the first pass (1 = greedy) */
     const float *C[NQ_MAX_STAGES];
 };
 
@@ -173,11 +174,12 @@ static void mul_upper(const float *x, const float *B, int d, float *y) {
     }
 }
 
-nq_status nq_refiner_set_codebooks(nq_refiner *r, const float *const *C, const int *K, int nstages, int icm_rounds,
+nq_status nq_refiner_set_codebooks(nq_refiner *r, const float *const *C, const int *K, int nstages, int icm_rounds, int beam,
                                    nq_err *e) {
     int d = r->d;
     r->nstages = nstages;
     r->icm = icm_rounds;
+    r->beam = beam;
     for (int s = 0; s < nstages; s++) {
         r->K[s] = K[s];
         r->C[s] = C[s];
@@ -204,20 +206,13 @@ void nq_refine_row(nq_refiner *r, const float *u, uint16_t *codes, float *uhat) 
         int64_t blk = r->perm[v];
         uint16_t *cv = codes + blk * S;
         mul_upper(xb, r->Ub + v * d * d, d, x);
-        memcpy(res, x, (size_t)d * sizeof *res);
         const float *Ct[NQ_MAX_STAGES];
-        for (int s = 0; s < S; s++) {
-            Ct[s] = r->Ct[s] + v * r->K[s] * d;
-            int c = nq_k_nearest(res, Ct[s], r->K[s], d, NULL);
-            cv[s] = (uint16_t)c;
-            for (int j = 0; j < d; j++) res[j] -= Ct[s][(int64_t)c * d + j];
-        }
-        if (r->icm) { /* joint re-choice, then the residual of the final codes */
-            nq_vq_icm(Ct, r->K, S, d, x, cv, r->icm);
-            memcpy(res, x, (size_t)d * sizeof *res);
-            for (int s = 0; s < S; s++)
-                for (int j = 0; j < d; j++) res[j] -= Ct[s][(int64_t)cv[s] * d + j];
-        }
+        for (int s = 0; s < S; s++) Ct[s] = r->Ct[s] + v * r->K[s] * d;
+        nq_vq_beam(Ct, r->K, S, d, x, cv, r->beam);
+        if (r->icm) nq_vq_icm(Ct, r->K, S, d, x, cv, r->icm); /* joint re-choice */
+        memcpy(res, x, (size_t)d * sizeof *res); /* the residual of the final codes */
+        for (int s = 0; s < S; s++)
+            for (int j = 0; j < d; j++) res[j] -= Ct[s][(int64_t)cv[s] * d + j];
         nq_vq_reconstruct(r->C, cv, S, d, uhat + blk * d);
         for (int i = 0; i < d; i++) { /* feed the block's error forward */
             const float *Ui = r->U + (v * d + i) * P;

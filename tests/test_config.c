@@ -54,6 +54,7 @@ static const char yaml_full[] =
     "    train_vectors: 4096\n"
     "    quantize_lm_head: false\n"
     "    share_codebooks: false\n"
+    "    beam_width: 2\n"
     "  normalization:\n"
     "    outlier_threshold: 0.02\n"
     "  refinement:\n"
@@ -70,7 +71,7 @@ static const char json_full[] =
     "{\"model\": {\"compression\": {\"bits_per_weight\": 3, \"subspaces\": 8,\n"
     "  \"primary_codebook_size\": 128, \"residual_codebook_size\": [64, 32], \"seed\": 42,\n"
     "  \"kmeans_iterations\": 5, \"train_vectors\": 4096, \"quantize_lm_head\": false,\n"
-    "  \"share_codebooks\": false}, \"normalization\": {\"outlier_threshold\": 0.02},\n"
+    "  \"share_codebooks\": false, \"beam_width\": 2}, \"normalization\": {\"outlier_threshold\": 0.02},\n"
     "  \"refinement\": {\"enabled\": false, \"damping\": 0.05, \"calibration_tokens\": 2048,\n"
     "  \"end_to_end_steps\": 7, \"end_to_end_lambda\": 0.25}},\n"
     " \"output\": {\"shard_size_bytes\": 1000000, \"zstd_level\": 5}}\n";
@@ -84,7 +85,7 @@ static void test_full(void) {
     CHECK(a.quantize_lm_head == 0 && a.quantize_embeddings == 1);
     CHECK(a.outlier_fraction == 0.02 && a.shard_max_bytes == 1000000 && a.zstd_level == 5);
     CHECK(a.share_codebooks == 0 && a.refine == 0 && a.damp == 0.05 && a.calib_tokens == 2048);
-    CHECK(a.e2e_steps == 7 && a.e2e_lambda == 0.25);
+    CHECK(a.e2e_steps == 7 && a.e2e_lambda == 0.25 && a.beam == 2);
     CHECK(!strcmp(a.preset, "custom"));
     if (load("full.json", json_full, &b, &e)) { fprintf(stderr, "json: %s\n", e.msg); tu_failures++; return; }
     CHECK(!memcmp(&a, &b, sizeof a));
@@ -126,6 +127,7 @@ static void test_errors(void) {
     expect_error("s.yaml", "model:\n  compression:\n    residual_codebook_size: [4, 4, 4, 4]\n", "at most 3 residual stages");
     expect_error("x.yaml", "model:\n  refinement:\n    enabled: maybe\n", "x.yaml:3: 'model.refinement.enabled' must be true or false");
     expect_error("dm.yaml", "refinement:\n  damping: 0\n", "'refinement.damping' must be a number");
+    expect_error("bw.yaml", "model:\n  compression:\n    beam_width: 17\n", "'model.compression.beam_width' must be an integer in [1, 16]");
     expect_error("tab.yaml", "model:\n\tcompression:\n", "tab.yaml:2: tab in indentation");
     expect_error("kv.yaml", "model:\n  compression\n", "kv.yaml:2: expected 'key: value'");
     expect_error("e.yaml", "model:\n  compression:\noutput:\n  zstd_level: 3\n", "e.yaml:2: 'compression' has no value");

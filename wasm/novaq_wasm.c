@@ -269,10 +269,10 @@ static nq_status settings_apply(nqw_ctx *c, nq_settings *s, const cJSON *o) {
     static const char *const ikeys[] = {"d", "scope_rows", "quantize_embeddings",
                                         "quantize_lm_head", "kmeans_iters", "train_vectors",
                                         "zstd_level", "share_codebooks", "refine", "joint",
-                                        "calib_tokens", "rotate", "act_order"};
+                                        "calib_tokens", "rotate", "act_order", "beam"};
     int *idst[] = {&s->d, &s->scope_rows, &s->quantize_embeddings, &s->quantize_lm_head,
                    &s->kmeans_iters, &s->train_vectors, &s->zstd_level, &s->share_codebooks,
-                   &s->refine, &s->joint, &s->calib_tokens, &s->rotate, &s->act_order};
+                   &s->refine, &s->joint, &s->calib_tokens, &s->rotate, &s->act_order, &s->beam};
     for (size_t i = 0; i < sizeof ikeys / sizeof ikeys[0]; i++) {
         if (json_int(o, ikeys[i], idst[i]) < 0)
             return nq_fail(&c->err, NQ_E_ARG, "settings: %s must be a number", ikeys[i]);
@@ -345,6 +345,7 @@ EMSCRIPTEN_KEEPALIVE char *nqw_settings_json(nqw_ctx *c, const nq_settings *s) {
     cJSON_AddBoolToObject(o, "share_codebooks", s->share_codebooks);
     cJSON_AddBoolToObject(o, "refine", s->refine);
     cJSON_AddBoolToObject(o, "joint", s->joint);
+    cJSON_AddNumberToObject(o, "beam", s->beam);
     cJSON_AddNumberToObject(o, "damp", s->damp);
     cJSON_AddNumberToObject(o, "calib_tokens", s->calib_tokens);
     cJSON_AddBoolToObject(o, "rotate", s->rotate);

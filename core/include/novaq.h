@@ -195,6 +195,7 @@ typedef struct nq_settings {
     double damp;              /* stage 3: Hessian damping, fraction of its mean diagonal */
     int calib_tokens;         /* stage 3: calibration tokens used at most (callers' cap) */
     int joint;                /* stage 2: joint (additive) codebook refit and code re-choice */
+    int beam;                 /* stages 2/3: beam width of the code search over stages (1 = greedy) */
     int rotate;               /* stage 1: random-sign Hadamard rotation of rows (incoherence) */
     int act_order;            /* stage 3: code vectors by decreasing input energy */
     int e2e_steps;            /* stage 3 end to end: optimizer steps (windows) against the
