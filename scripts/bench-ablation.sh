@@ -42,4 +42,6 @@ $calib --act-order
 $calib --damp 0.01
 $calib --codebook-size 512 --residual-codebook-size 128
 $calib --codebook-size 1024 --residual-codebook-size 64
+$calib --beam 1
+$calib --beam 8
 LIST
