@@ -196,11 +196,15 @@ static nq_status training_set(vq_ctx *q, int64_t ra, int64_t rb, float **X, int6
     return NQ_OK;
 }
 
-/* Codes of one vector: beam search over the stages (greedy residual at beam 1, then ICM). */
+/* ICM rounds after the first coding pass: only after a greedy one (a beam leaves nothing
+ * measurable for ICM to win, docs/QUALITY.md). Stage 2 and stage 3 share this rule. */
+static int icm_rounds(const nq_settings *s) { return s->joint && s->beam == 1 ? NQ_ICM_ROUNDS : 0; }
+
+/* Codes of one vector: beam search over the stages (greedy residual at beam 1), then ICM. */
 static void assign_vector(const vq_ctx *q, const float *x, uint16_t *codes) {
-    int d = q->s->d;
-    nq_vq_beam((const float *const *)q->C, q->s->K, q->s->nstages, d, x, codes, q->s->beam);
-    if (q->s->joint && q->s->beam == 1) nq_vq_icm((const float *const *)q->C, q->s->K, q->s->nstages, d, x, codes, NQ_ICM_ROUNDS);
+    const nq_settings *s = q->s;
+    nq_vq_beam((const float *const *)q->C, s->K, s->nstages, s->d, x, codes, s->beam);
+    nq_vq_icm((const float *const *)q->C, s->K, s->nstages, s->d, x, codes, icm_rounds(s));
 }
 
 /* Codebooks of group g: the plan's shared set, or trained on the group's rows and stored
@@ -226,7 +230,7 @@ static nq_status group_codebooks(vq_ctx *q, int64_t g, int64_t ra, int64_t rb, n
         }
     }
     if (st == NQ_OK && q->ref)
-        st = nq_refiner_set_codebooks(q->ref, (const float *const *)q->C, s->K, s->nstages, s->joint && s->beam == 1 ? NQ_ICM_ROUNDS : 0, s->beam, e);
+        st = nq_refiner_set_codebooks(q->ref, (const float *const *)q->C, s->K, s->nstages, icm_rounds(s), s->beam, e);
     return st;
 }
 

@@ -124,15 +124,6 @@ NQ_INLINE v4 dist4(const float *x, const float *C, int d) {
     return V_ADD(V_ADD(a, b), V_ADD(c, e));
 }
 
-/* The block loop, instantiated below with constant d for the preset shapes. */
-#define NEAREST_BLOCKS(D)                                                         \
-    for (; k + 4 <= K; k += 4) {                                                  \
-        float t[4];                                                               \
-        V_STORE(t, dist4(x, C + (int64_t)k * (D), (D)));                          \
-        for (int i = 0; i < 4; i++)                                               \
-            if ((k == 0 && i == 0) || t[i] < bd) { bd = t[i]; best = k + i; }     \
-    }
-
 #if defined(NQ_SIMD_SSE2) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 /* AVX: eight centroids per block for d = 8 and d = 4, same canonical sums. For d = 8 a
  * centroid's lane i plus its lane i + 4 is canonical lane i ((0 + a) + b == a + b); for
@@ -177,18 +168,6 @@ AVX_FN static void dist8_avx(const float *x, const float *C, int d, float *out) 
     _mm256_storeu_ps(out, avx_reduce4(v[0], v[1], v[2], v[3]));
 }
 
-/* Blocks of eight from k = 0; returns where the caller's loops go on. */
-AVX_FN static int nearest_avx(const float *x, const float *C, int K, int d, int *best, float *bd) {
-    int k = 0;
-    for (; k + 8 <= K; k += 8) {
-        float t[8];
-        dist8_avx(x, C + (int64_t)k * d, d, t);
-        for (int i = 0; i < 8; i++)
-            if ((k == 0 && i == 0) || t[i] < *bd) { *bd = t[i]; *best = k + i; }
-    }
-    return k;
-}
-
 AVX_FN static int nearest_n_avx(const float *x, const float *C, int K, int d, int n, int *m, int *idx, float *dist) {
     int k = 0;
     for (; k + 8 <= K; k += 8) {
@@ -201,29 +180,9 @@ AVX_FN static int nearest_n_avx(const float *x, const float *C, int K, int d, in
 #define USE_AVX(d, K) (((d) == 8 || (d) == 4) && (K) >= 8 && cpu_has_avx())
 #else
 #define USE_AVX(d, K) 0
-#define nearest_avx(x, C, K, d, best, bd) 0
 #define nearest_n_avx(x, C, K, d, n, m, idx, dist) 0
 #endif
 
-int nq_k_nearest(const float *x, const float *C, int K, int d, float *dist) {
-    int best = 0, k = 0;
-    float bd = 0;
-    if (USE_AVX(d, K)) k = nearest_avx(x, C, K, d, &best, &bd);
-    if (d == 8) { NEAREST_BLOCKS(8) }
-    else if (d == 4) { NEAREST_BLOCKS(4) }
-    for (; k + 4 <= K; k += 4) {
-        float t[4];
-        V_STORE(t, dist4(x, C + (int64_t)k * d, d));
-        for (int i = 0; i < 4; i++)
-            if ((k == 0 && i == 0) || t[i] < bd) { bd = t[i]; best = k + i; }
-    }
-    for (; k < K; k++) {
-        float t = nq_k_dist2(x, C + (int64_t)k * d, d);
-        if (k == 0 || t < bd) { bd = t; best = k; }
-    }
-    if (dist) *dist = bd;
-    return best;
-}
 
 int nq_k_nearest_n(const float *x, const float *C, int K, int d, int n, int *idx, float *dist) {
     int m = 0, k = 0;
@@ -236,6 +195,14 @@ int nq_k_nearest_n(const float *x, const float *C, int K, int d, int n, int *idx
     }
     for (; k < K; k++) topn_insert(n, &m, idx, dist, nq_k_dist2(x, C + (int64_t)k * d, d), k);
     return m;
+}
+
+int nq_k_nearest(const float *x, const float *C, int K, int d, float *dist) {
+    int best;
+    float bd;
+    nq_k_nearest_n(x, C, K, d, 1, &best, &bd);
+    if (dist) *dist = bd;
+    return best;
 }
 
 const char *nq_k_variant(void) {
