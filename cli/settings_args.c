@@ -20,7 +20,7 @@ const char cli_settings_help[] =
     "  --no-quantize-embeddings, --no-quantize-lm-head\n"
     "  --no-share-codebooks       one codebook set per tensor (or per --scope-rows rows)\n"
     "  --no-refine                stage 1+2 only (no stage-3 scale refit or error feedback)\n"
-    "  --no-joint                 greedy residual codes only (no joint codebook refit / ICM)\n"
+    "  --no-joint                 no joint codebook refit (nor ICM after a --beam 1 pass)\n"
     "  --beam N                   beam width of the code search over the stages (default 4)\n"
     "  --no-rotate                no random Hadamard rotation of rows (incoherence)\n"
     "  --act-order                stage 3 codes vectors by decreasing input energy (default off)\n"
