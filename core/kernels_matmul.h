@@ -17,7 +17,7 @@ typedef void (*nq_matmul_fn)(float *y, int ldy, const float *x, int ldx, const f
 typedef float (*nq_dot_fn)(const float *x, const float *w, int n);
 
 typedef struct nq_mm_kernels {
-    const char *name; /* "scalar", "sse2", "avx", "wasm-simd128" */
+    const char *name; /* "scalar", "sse2", "avx", "avx512", "wasm-simd128" */
     nq_dot_fn dot;
     nq_matmul_fn matmul;
 } nq_mm_kernels;
@@ -27,6 +27,18 @@ typedef struct nq_mm_kernels {
 int nq_mm_select(nq_mm_kernels *k, const char *want);
 /* Names of the variants available here, NULL-terminated, reference first. */
 const char *const *nq_mm_variants(void);
+
+/* NQ_VEC_CLONES on an elementwise loop (softmax, weighted sums): GCC builds an AVX-512 and an
+ * AVX2 clone beside the baseline and picks one at load time (GNU ifunc, x86-64 Linux). Each
+ * element still goes through the same IEEE operations in the same order and -ffp-contract=off
+ * keeps multiplies and adds apart in every clone, so the clones give the same bits; they only
+ * run more elements per instruction. Off under the sanitizers and on other targets. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define NQ_VEC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NQ_VEC_CLONES
+#endif
 
 float nq_mm_dot_ref(const float *x, const float *w, int n);
 void nq_mm_matmul_ref(float *y, int ldy, const float *x, int ldx, const float *w, int ldw, int T,

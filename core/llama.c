@@ -282,7 +282,7 @@ static void rope(const nq_llama_state *s, float *v, int ld, int T, int nh, int p
 
 /* p[j] = softmax(scale * p)[j] in place. Separate loops so the exp loop vectorizes; the
  * max and the sum run in index order. */
-void nq_llama_softmax(float *p, int n, float scale) {
+NQ_VEC_CLONES void nq_llama_softmax(float *p, int n, float scale) {
     float mx = -INFINITY, sum = 0.0f;
     for (int j = 0; j < n; j++) p[j] *= scale;
     for (int j = 0; j < n; j++) mx = p[j] > mx ? p[j] : mx;
@@ -293,7 +293,7 @@ void nq_llama_softmax(float *p, int n, float scale) {
 
 /* o[i] = sum over j (in order) of p[j] * v[j*ld + i], i < hd. Blocks of 8 outputs stay in
  * registers across j; each output's sum order is the same either way. */
-void nq_llama_weighted_sum(float *o, const float *p, const float *v, int ld, int n, int hd) {
+NQ_VEC_CLONES void nq_llama_weighted_sum(float *o, const float *p, const float *v, int ld, int n, int hd) {
     int i0 = 0;
     for (; i0 + 8 <= hd; i0 += 8) {
         float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};

@@ -285,7 +285,7 @@ static void forward(nq_train *t, const int32_t *tokens) {
 /* ------------------------------------------------------------------ loss */
 
 /* ex = exp(z - max) (f32, the core's own exp), *sum their double sum; returns log sum exp. */
-static double exp_row(const float *z, int V, float *ex, double *sum) {
+NQ_VEC_CLONES static double exp_row(const float *z, int V, float *ex, double *sum) {
     float mx = z[0];
     for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
     double s = 0;

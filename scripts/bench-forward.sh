@@ -20,7 +20,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "model $model, $windows windows x 256 tokens, 1 thread, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
 printf "%-14s %8s %8s %10s %12s %12s %9s\n" kernel wall_s cpu_s tokens/s tokens/cpu_s perplexity peak_MiB
-for k in scalar sse2 avx wasm-simd128; do
+for k in scalar sse2 avx avx512 wasm-simd128; do
   n=$windows
   [ "$k" = scalar ] && n=$(( windows < 2 ? windows : 2 )) # the plain reference loop is slow
   /usr/bin/time -v -o "$tmp/time.txt" "$novaq" ppl "$model" "${cfg[@]}" --tokens "$tokens" \
