@@ -150,7 +150,7 @@ AVX_FN static inline __m256 avx_sq(__m256 x, const float *c) {
     return _mm256_mul_ps(t, t);
 }
 
-AVX_FN static void dist8_avx(const float *x, const float *C, int d, float *out) {
+AVX_FN static __m256 dist8_avx(const float *x, const float *C, int d) {
     __m256 v[4];
     if (d == 8) {
         __m256 xv = _mm256_loadu_ps(x), u[8];
@@ -165,15 +165,24 @@ AVX_FN static void dist8_avx(const float *x, const float *C, int d, float *out) 
         v[2] = _mm256_permute2f128_ps(b, e, 0x20); /* 2 | 6 */
         v[3] = _mm256_permute2f128_ps(b, e, 0x31); /* 3 | 7 */
     }
-    _mm256_storeu_ps(out, avx_reduce4(v[0], v[1], v[2], v[3]));
+    return avx_reduce4(v[0], v[1], v[2], v[3]);
 }
 
 AVX_FN static int nearest_n_avx(const float *x, const float *C, int K, int d, int n, int *m, int *idx, float *dist) {
     int k = 0;
     for (; k + 8 <= K; k += 8) {
+        __m256 dv = dist8_avx(x, C + (int64_t)k * d, d);
+        /* Once the list is full only a distance strictly below its last one can enter
+         * (topn_insert's own test), so one vector compare skips most blocks. */
+        int mask = 0xff;
+        if (*m == n) mask = _mm256_movemask_ps(_mm256_cmp_ps(dv, _mm256_set1_ps(dist[n - 1]), _CMP_LT_OQ));
+        if (!mask) continue;
         float t[8];
-        dist8_avx(x, C + (int64_t)k * d, d, t);
-        for (int i = 0; i < 8; i++) topn_insert(n, m, idx, dist, t[i], k + i);
+        _mm256_storeu_ps(t, dv);
+        for (; mask; mask &= mask - 1) {
+            int i = __builtin_ctz((unsigned)mask);
+            topn_insert(n, m, idx, dist, t[i], k + i);
+        }
     }
     return k;
 }
