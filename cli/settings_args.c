@@ -27,7 +27,7 @@ const char cli_settings_help[] =
     "  --damp F                   stage 3 Hessian damping (default 0.1)\n"
     "  --calib-tokens N           stage 3: calibration tokens used at most (default 32768)\n"
     "  --e2e-steps N              stage 3 end to end: steps against the teacher with --calib\n"
-    "                             (default 32; 0 = layer-wise stage 3 only)\n"
+    "                             (default 48; 0 = layer-wise stage 3 only)\n"
     "  --e2e-lambda X             weight of the hidden-state cosine term (default 1)\n"
     "  --e2e-lr X                 learning-rate factor of the end-to-end step (default 1)\n";
 

@@ -2,12 +2,12 @@
  *
  * Presets (d = vector length, K = entries per stage; code bits = sum(log2 K) / d):
  *   "1.5": d=8, K={1024,4}   -> 1.5 code bits per weight
- *   "2"  : d=8, K={256,256}  -> 2.0
+ *   "2"  : d=8, K={1024,64}  -> 2.0
  *   "3"  : d=4, K={512,8}    -> 3.0
  *   "4"  : d=4, K={512,128}  -> 4.0
  * For the same code bits a larger primary stage with a smaller residual stage is better where
- * the shared set's extra entries fit the budget (1.5, 3, 4: docs/QUALITY.md, preset choice);
- * at 2 bits {256,256} was as good as {512,128} and {1024,64} after stage 3.
+ * the shared set's extra entries fit the budget (docs/QUALITY.md, preset choice); at 2 bits
+ * {1024,64} beat {256,256} by 1.5% KL after stage 3 with the beam search for 0.013 bit/weight.
  * Codebooks, per-row scales and outlier data come on top and are counted in every
  * reported bits-per-weight figure (docs/FORMAT.md). Presets share one codebook set across
  * the model (stored once) and refine with stage 3 where calibration statistics are given. */
@@ -35,7 +35,7 @@ static void defaults(nq_settings *s) {
     s->beam = 4; /* beam 4: KL -8% at preset 2 for about 2 s; wider beams cost more than they gain */
     s->rotate = 1;
     s->act_order = 0;
-    s->e2e_steps = 32;
+    s->e2e_steps = 48; /* KL -2.5% at preset 2 against 32 for about 8 s; 128 steps gain more, at 3x the time */
     s->e2e_lambda = 1.0;
     s->e2e_lr = 1.0;
 }
@@ -43,7 +43,7 @@ static void defaults(nq_settings *s) {
 nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e) {
     static const struct { const char *name; int d, n, K[2]; } presets[] = {
         {"1.5", 8, 2, {1024, 4}},
-        {"2", 8, 2, {256, 256}},
+        {"2", 8, 2, {1024, 64}},
         {"3", 4, 2, {512, 8}},
         {"4", 4, 2, {512, 128}},
     };
