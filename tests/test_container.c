@@ -137,6 +137,7 @@ static void roundtrip(const synth *sy, const char *preset, int scope_rows) {
 static void damage(const synth *sy) {
     nq_settings set;
     nq_settings_preset(&set, "2", NULL);
+    set.K[0] = set.K[1] = 256; /* 4,096-byte codebook parts: many 4,096-byte shards */
     set.shard_max_bytes = 4096;
     nq_mem_sink a = compress(sy, &set);
     collected c;
