@@ -2,7 +2,8 @@
 # Ablation of the quality ingredients at preset 2 on the shared tiny model (docs/QUALITY.md):
 # each row adds one ingredient (or removes one from the full setting). Decoder linear layers
 # only; perplexity ratio and KL over the first WINDOWS (default 96) windows of val_tokens.u16;
-# compression CPU seconds on one core.
+# compression CPU seconds on one core. Row 1 is the format-1 coding: per-tensor codebooks of
+# the old {256,256} layout (per-tensor 1024-entry codebooks would cost more than they code).
 # usage: scripts/bench-ablation.sh [build dir] [out dir]
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +26,7 @@ while IFS='|' read -r flags; do
   k=$(echo "$b" | python3 -c "import json,sys; print('%.4f' % json.load(sys.stdin)['kl_mean'])")
   printf "%-4s %-58s %9s %9s %8s %7s\n" "A$i" "${flags//$model\//}" "$bq" "$r" "$k" "$t"
 done <<LIST
---no-share-codebooks --no-joint --no-rotate --no-refine
+--no-share-codebooks --no-joint --no-rotate --no-refine --codebook-size 256 --residual-codebook-size 256
 --no-joint --no-rotate --no-refine
 --no-rotate --no-refine
 --no-refine
@@ -41,7 +42,8 @@ $calib --no-joint
 $calib --act-order
 $calib --damp 0.01
 $calib --codebook-size 512 --residual-codebook-size 128
-$calib --codebook-size 1024 --residual-codebook-size 64
+$calib --codebook-size 256 --residual-codebook-size 256
 $calib --beam 1
 $calib --beam 8
+$calib --e2e-steps 32
 LIST

@@ -6,7 +6,7 @@
 #   rows "all":      embeddings and lm_head quantized too (whole-file bits per weight)
 #   mode "full":     stage 3 with calibration (--calib calib.txt); "fast": without;
 #        "lw":       full without the end-to-end step (--e2e-steps 0, layer-wise stage 3 only)
-#        "long":     full with 128 end-to-end steps instead of 32
+#        "long":     full with 128 end-to-end steps instead of the default 48
 # usage: scripts/bench-quality.sh [build dir] [out dir] [presets...]   (WINDOWS=N for fewer)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
