@@ -201,7 +201,7 @@ try {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
     await download.saveAs(out);
     execFileSync(nativeBin, ['local', dir, '-o', ref, '--bits', '2', '--kmeans-iters', '2', '--seed', '7',
-      '--residual-codebook-size', '16'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      '--codebook-size', '256', '--residual-codebook-size', '16'], { stdio: ['ignore', 'ignore', 'inherit'] });
     const a = fs.readFileSync(out), b = fs.readFileSync(ref);
     assert(a.equals(b), `sharded: browser ${a.length} bytes vs native ${b.length} bytes differ`);
   });
