@@ -7,7 +7,8 @@
  *   "4"  : d=4, K={512,128}  -> 4.0
  * For the same code bits a larger primary stage with a smaller residual stage is better where
  * the shared set's extra entries fit the budget (docs/QUALITY.md, preset choice); at 2 bits
- * {1024,64} beat {256,256} by 1.5% KL after stage 3 with the beam search for 0.013 bit/weight.
+ * {1024,64} beat {256,256} by 2% KL after stage 3 with the beam search for 0.013 bit/weight
+ * (its perplexity ratio over all 331 windows did not improve: docs/QUALITY.md).
  * Codebooks, per-row scales and outlier data come on top and are counted in every
  * reported bits-per-weight figure (docs/FORMAT.md). Presets share one codebook set across
  * the model (stored once) and refine with stage 3 where calibration statistics are given. */
@@ -35,7 +36,7 @@ static void defaults(nq_settings *s) {
     s->beam = 4; /* beam 4: KL -8% at preset 2 for about 2 s; wider beams cost more than they gain */
     s->rotate = 1;
     s->act_order = 0;
-    s->e2e_steps = 48; /* KL -2.5% at preset 2 against 32 for about 8 s; 128 steps gain more, at 3x the time */
+    s->e2e_steps = 48; /* KL -1.5% at preset 2 against 32 for about 8 s; 128 steps: -3.5%, 1.7x the time */
     s->e2e_lambda = 1.0;
     s->e2e_lr = 1.0;
 }
