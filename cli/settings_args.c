@@ -21,14 +21,16 @@ const char cli_settings_help[] =
     "  --no-share-codebooks       one codebook set per tensor (or per --scope-rows rows)\n"
     "  --no-refine                stage 1+2 only (no stage-3 scale refit or error feedback)\n"
     "  --no-joint                 no joint codebook refit (nor ICM after a --beam 1 pass)\n"
-    "  --beam N                   beam width of the code search over the stages (default 4)\n"
+    "  --beam N                   beam width of the code search over the stages (default 4;\n"
+    "                             8 at --bits 3)\n"
     "  --no-rotate                no random Hadamard rotation of rows (incoherence)\n"
     "  --act-order                stage 3 codes vectors by decreasing input energy (default off)\n"
     "  --damp F                   stage 3 Hessian damping (default 0.1)\n"
     "  --calib-tokens N           stage 3: calibration tokens used at most (default 32768)\n"
     "  --e2e-steps N              stage 3 end to end: steps against the teacher with --calib\n"
-    "                             (default 48; 0 = layer-wise stage 3 only)\n"
-    "  --e2e-lambda X             weight of the hidden-state cosine term (default 1)\n"
+    "                             (default 48; 256 at --bits 3 and 4;\n"
+    "                             0 = layer-wise stage 3 only)\n"
+    "  --e2e-lambda X             weight of the hidden-state cosine term (default 10)\n"
     "  --e2e-lr X                 learning-rate factor of the end-to-end step (default 1)\n";
 
 static int parse_num(const char *flag, const char *v, double lo, double hi, double *out, nq_err *e) {
@@ -58,12 +60,16 @@ int cli_settings_parse(int argc, char **argv, nq_settings *s, unsigned char *use
     /* Order: preset, then the config file, then flags (flags override the file). */
     if (nq_settings_preset(s, bits ? bits : "2", e)) return 1;
     if (config && cli_config_load(config, s, e)) return 1;
-    if (config && bits) { /* --bits beats the file's bits_per_weight: its stage layout wins */
-        nq_settings p;
+    if (config && bits) { /* --bits beats the file's bits_per_weight: its stage layout wins, and
+                             its beam and end-to-end steps where the file kept its preset's */
+        nq_settings p, f;
         nq_settings_preset(&p, bits, NULL);
+        if (nq_settings_preset(&f, s->preset, NULL) != NQ_OK) nq_settings_preset(&f, "2", NULL);
         s->d = p.d;
         s->nstages = p.nstages;
         memcpy(s->K, p.K, sizeof s->K);
+        if (s->beam == f.beam) s->beam = p.beam;
+        if (s->e2e_steps == f.e2e_steps) s->e2e_steps = p.e2e_steps;
         snprintf(s->preset, sizeof s->preset, "%s", bits);
     }
     if (!bits) bits = s->preset;

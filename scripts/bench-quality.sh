@@ -6,7 +6,9 @@
 #   rows "all":      embeddings and lm_head quantized too (whole-file bits per weight)
 #   mode "full":     stage 3 with calibration (--calib calib.txt); "fast": without;
 #        "lw":       full without the end-to-end step (--e2e-steps 0, layer-wise stage 3 only)
-#        "long":     full with 128 end-to-end steps instead of the default 48
+#        "long":     full with a beam of 8 and 256 end-to-end steps (preset 3's defaults, so
+#                    not run again for it; presets 1.5, 2 and 4 default to a beam of 4 and
+#                    48, 48 and 128 steps)
 # usage: scripts/bench-quality.sh [build dir] [out dir] [presets...]   (WINDOWS=N for fewer)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,5 +38,6 @@ for p in $presets; do
   run "$p" linears fast --no-quantize-embeddings --no-quantize-lm-head
   [ -n "${SHORT:-}" ] && continue   # SHORT=1: only the full, all and fast rows
   run "$p" linears lw --no-quantize-embeddings --no-quantize-lm-head --calib "$model/calib.txt" --e2e-steps 0
-  run "$p" linears long --no-quantize-embeddings --no-quantize-lm-head --calib "$model/calib.txt" --e2e-steps 128
+  [ "$p" = 3 ] && continue
+  run "$p" linears long --no-quantize-embeddings --no-quantize-lm-head --calib "$model/calib.txt" --beam 8 --e2e-steps 256
 done

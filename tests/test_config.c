@@ -4,6 +4,7 @@
 #include <string.h>
 #include "testutil.h"
 #include "../cli/config.c"
+#include "../cli/settings_args.c"
 
 /* config.c's only outside dependency, with the contract of cli/util.c's. */
 char *cli_slurp(const char *path, size_t *len, nq_err *e) {
@@ -141,8 +142,36 @@ static void test_errors(void) {
     CHECK(cli_config_load("does-not-exist.yaml", &s, &e) != 0 && e.msg[0]);
 }
 
+/* Presets carry their beam and end-to-end steps (issue 4); --bits over a config file brings
+ * them along unless the file set its own. */
+static void test_preset_compute(void) {
+    nq_settings s;
+    nq_err e;
+    nq_settings_preset(&s, "2", NULL);
+    CHECK(s.beam == 4 && s.e2e_steps == 48);
+    nq_settings_preset(&s, "1.5", NULL);
+    CHECK(s.beam == 4 && s.e2e_steps == 48);
+    nq_settings_preset(&s, "3", NULL);
+    CHECK(s.beam == 8 && s.e2e_steps == 256 && s.d == 4);
+    nq_settings_preset(&s, "4", NULL);
+    CHECK(s.beam == 4 && s.e2e_steps == 256 && s.e2e_lambda == 10);
+    unsigned char used[8] = {0};
+    char *a1[] = {"local", "--config", (char *)write_tmp("pc2.yaml", "model:\n  compression:\n    bits_per_weight: 2\n"),
+                  "--bits", "3"};
+    CHECK(cli_settings_parse(5, a1, &s, used, &e) == 0 && s.beam == 8 && s.e2e_steps == 256 && !strcmp(s.preset, "3"));
+    char *a2[] = {"local", "--config",
+                  (char *)write_tmp("pc3.yaml", "model:\n  compression:\n    bits_per_weight: 2\n    beam_width: 2\n"),
+                  "--bits", "3"};
+    CHECK(cli_settings_parse(5, a2, &s, used, &e) == 0 && s.beam == 2 && s.e2e_steps == 256);
+    char *a3[] = {"local", "--bits", "4", "--e2e-steps", "9", "--beam", "3"};
+    CHECK(cli_settings_parse(7, a3, &s, used, &e) == 0 && s.beam == 3 && s.e2e_steps == 9 && !strcmp(s.preset, "4"));
+    char *a4[] = {"local", "--bits", "3"};
+    CHECK(cli_settings_parse(3, a4, &s, used, &e) == 0 && s.beam == 8 && s.e2e_steps == 256);
+}
+
 int main(void) {
     test_full();
+    test_preset_compute();
     test_forms();
     test_errors();
     return TU_DONE();
