@@ -4,7 +4,7 @@
 # only; perplexity ratio and KL over the first WINDOWS (default 96) windows of val_tokens.u16;
 # compression CPU seconds on one core. Row 1 is the format-1 coding: per-tensor codebooks of
 # the old {256,256} layout (per-tensor 1024-entry codebooks would cost more than they code).
-# usage: scripts/bench-ablation.sh [build dir] [out dir]
+# usage: scripts/bench-ablation.sh [build dir] [out dir]   (ROWS="8 9 21" runs only those rows)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}; out=${2:-/tmp/novaq-ablation}
@@ -17,6 +17,7 @@ printf "%-4s %-58s %9s %9s %8s %7s\n" row flags bpw_quant ppl_ratio kl cpu_s
 i=0
 while IFS='|' read -r flags; do
   i=$((i + 1))
+  [ -n "${ROWS:-}" ] && [[ " $ROWS " != *" $i "* ]] && continue
   f=$out/a$i.novaq
   t=$( { TIMEFORMAT=%U; time NOVAQ_NUM_THREADS=1 "$novaq" local "$model" -o "$f" --bits 2 \
          --no-quantize-embeddings --no-quantize-lm-head $flags >/dev/null 2>&1; } 2>&1 )
@@ -46,4 +47,6 @@ $calib --codebook-size 256 --residual-codebook-size 256
 $calib --beam 1
 $calib --beam 8
 $calib --e2e-steps 32
+$calib --e2e-lambda 1
+$calib --e2e-lambda 30
 LIST
