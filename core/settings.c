@@ -36,7 +36,7 @@ static void defaults(nq_settings *s) {
     s->beam = 4; /* beam 4: KL -8% at preset 2 for about 2 s; wider beams cost more than they gain */
     s->rotate = 1;
     s->act_order = 0;
-    s->e2e_steps = 48; /* KL -1.5% at preset 2 against 32 for about 8 s; 128 steps: -3.5%, 1.7x the time */
+    s->e2e_steps = 48; /* KL -1.5% at preset 2 against 32 for about 8 s; 128 steps: -3%, 1.8x the time */
     s->e2e_lambda = 10.0; /* KL -1.4% at preset 2 against 1 (held-out calibration KL -1.4% too); 30: -1.2% */
     s->e2e_lr = 1.0;
 }
@@ -46,7 +46,7 @@ nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e) {
      * a compression-time target: under 60 s for the tiny model on one core); 3 and 4 spend
      * about 3x the compute where their quality targets need it (docs/QUALITY.md: at 3 bits a
      * beam of 8 and 256 steps lowered the KL by 2% against the defaults; at 4 bits 256 steps
-     * lowered the held-out calibration KL by 6%, though not the validation KL). */
+     * lowered the held-out calibration KL by 2.4% against 128, though not the validation KL). */
     static const struct { const char *name; int d, n, K[2], beam, e2e_steps; } presets[] = {
         {"1.5", 8, 2, {1024, 4}, 4, 48},
         {"2", 8, 2, {1024, 64}, 4, 48},

@@ -8,7 +8,7 @@
 #        "lw":       full without the end-to-end step (--e2e-steps 0, layer-wise stage 3 only)
 #        "long":     full with a beam of 8 and 256 end-to-end steps (preset 3's defaults, so
 #                    not run again for it; presets 1.5, 2 and 4 default to a beam of 4 and
-#                    48, 48 and 128 steps)
+#                    48, 48 and 256 steps)
 # usage: scripts/bench-quality.sh [build dir] [out dir] [presets...]   (WINDOWS=N for fewer)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
