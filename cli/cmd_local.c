@@ -8,10 +8,12 @@
 typedef struct pool {
     const nq_model *m;
     const nq_settings *s;
-    const nq_plan *plan;
+    nq_plan *plan;
     int n, next, added, window;
-    const cli_calib *calib;       /* with a teacher and e2e steps: hold every encode for stage 3 end to end */
+    const cli_calib *calib;       /* with a teacher and e2e steps or mixed precision: hold every encode */
+    int e2e, mixed;
     nq_distill_report rep;
+    nq_mixed_report mix;
     int refined;
     nq_encoded **enc;
     nq_err *errs;
@@ -65,7 +67,8 @@ static int counted_write(void *ctx, const void *src, size_t len) {
     return c->inner.write(c->inner.ctx, src, len);
 }
 
-/* Wait for every encode, then refine them end to end against the teacher (in place). */
+/* Wait for every encode, then give the extra stages where they pay most (mixed precision) and
+ * refine the encodes end to end against the teacher (in place). */
 static nq_status hold_and_refine(pool *p, nq_err *e) {
     for (int t = 0; t < p->n; t++) {
         pthread_mutex_lock(&p->mu);
@@ -75,7 +78,19 @@ static nq_status hold_and_refine(pool *p, nq_err *e) {
     }
     double t0 = cli_now();
     const cli_calib *c = p->calib;
-    nq_status st = nq_distill(p->enc, p->m, p->s, c->teacher, c->ids, c->nids, c->ctx, &p->rep, e);
+    nq_status st = NQ_OK;
+    if (p->mixed) {
+        st = nq_mixed_allocate(p->enc, p->m, p->s, p->plan, c->teacher, c->ids, c->nids, c->ctx, &p->mix, e);
+        if (st == NQ_OK)
+            fprintf(stderr, "novaq: stage 3 mixed precision: %d tensors (%lld weights) take all %d stages, %.4f -> %.4f "
+                    "bits/weight (budget %.4f), %.0f%% of the measured error cost, %.1f s\n",
+                    p->mix.tensors, (long long)p->mix.weights, p->s->nstages, p->mix.bits_base, p->mix.bits,
+                    p->s->bits_budget, p->mix.score_total > 0 ? 100 * p->mix.score_picked / p->mix.score_total : 0,
+                    cli_now() - t0);
+        t0 = cli_now();
+    }
+    if (st || !p->e2e) return st;
+    st = nq_distill(p->enc, p->m, p->s, c->teacher, c->ids, c->nids, c->ctx, &p->rep, e);
     p->refined = st == NQ_OK;
     if (st == NQ_OK)
         fprintf(stderr, "novaq: stage 3 end to end: %d steps, %lld values, learning rates x%.3f, held-out KL %.5f -> %.5f "
@@ -121,9 +136,14 @@ int cli_compress_to(cli_model *cm, const nq_settings *s, const char *path, int j
     return cli_compress_calib(cm, s, NULL, path, json, e);
 }
 
-int cli_compress_calib(cli_model *cm, const nq_settings *s, const cli_calib *calib, const char *path, int json,
+int cli_compress_calib(cli_model *cm, const nq_settings *given, const cli_calib *calib, const char *path, int json,
                        nq_err *e) {
     const nq_model *m = cm->model;
+    nq_settings eff; /* with calibration, the preset's mixed layout where it has one */
+    int mixed = calib && calib->teacher && given->refine && given->share_codebooks && !given->scope_rows &&
+                nq_settings_mixed(given, &eff);
+    if (!mixed) eff = *given;
+    const nq_settings *s = &eff;
     cli_out out;
     nq_plan *plan; /* shared codebooks trained once; calibration statistics for stage 3 */
     double start = cli_now();
@@ -141,7 +161,8 @@ int cli_compress_calib(cli_model *cm, const nq_settings *s, const cli_calib *cal
                 "--no-share-codebooks / --scope-rows turn off\n");
         e2e = 0;
     }
-    pool p = {.m = m, .s = s, .plan = plan, .n = n, .window = e2e ? n + 1 : 2 * threads, .calib = e2e ? calib : NULL};
+    pool p = {.m = m, .s = s, .plan = plan, .n = n, .window = e2e || mixed ? n + 1 : 2 * threads,
+              .calib = e2e || mixed ? calib : NULL, .e2e = e2e, .mixed = mixed};
     p.enc = calloc((size_t)n + 1, sizeof *p.enc);
     p.errs = calloc((size_t)n + 1, sizeof *p.errs);
     p.st = calloc((size_t)n + 1, sizeof *p.st);

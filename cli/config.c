@@ -283,6 +283,8 @@ static int apply(cfg *c, const cfg_item *it, nq_settings *s) {
     else if (!strcmp(k, "refinement.calibration_tokens")) { rc = num(c, it, 0, 1, 1e9, 1, &x); s->calib_tokens = (int)x; }
     else if (!strcmp(k, "refinement.end_to_end_steps")) { rc = num(c, it, 0, 0, 100000, 1, &x); s->e2e_steps = (int)x; }
     else if (!strcmp(k, "refinement.end_to_end_lambda")) { rc = num(c, it, 0, 0, 1000, 0, &x); s->e2e_lambda = x; }
+    else if (!strcmp(k, "refinement.mixed_precision")) { rc = boolean(c, it, &b); s->mixed = b; }
+    else if (!strcmp(k, "refinement.bits_budget")) { rc = num(c, it, 0, 0, 64, 0, &x); s->bits_budget = x; }
     else if (!strcmp(k, "output.shard_size_bytes")) { rc = num(c, it, 0, 4096, 4e9, 1, &x); s->shard_max_bytes = (uint32_t)x; }
     else if (!strcmp(k, "output.zstd_level")) { rc = num(c, it, 0, 0, 22, 1, &x); s->zstd_level = (int)x; }
     else if (it->line)

@@ -31,7 +31,13 @@ const char cli_settings_help[] =
     "                             (default 48; 256 at --bits 3 and 4;\n"
     "                             0 = layer-wise stage 3 only)\n"
     "  --e2e-lambda X             weight of the hidden-state cosine term (default 10)\n"
-    "  --e2e-lr X                 learning-rate factor of the end-to-end step (default 1)\n";
+    "  --e2e-lr X                 learning-rate factor of the end-to-end step (default 1)\n"
+    "  --no-mixed                 the same stages for every tensor (preset 2 with --calib otherwise\n"
+    "                             codes with {1024,32} and gives a third stage of 256 entries to\n"
+    "                             the tensors whose error costs most, within the bit budget)\n"
+    "  --base-stages N            mixed precision for a custom layout: every tensor uses the\n"
+    "                             first N stages, stage 3 picks the ones that use all\n"
+    "  --bits-budget B            mixed precision: bits per quantized weight, all in (preset's)\n";
 
 static int parse_num(const char *flag, const char *v, double lo, double hi, double *out, nq_err *e) {
     char *end;
@@ -70,6 +76,8 @@ int cli_settings_parse(int argc, char **argv, nq_settings *s, unsigned char *use
         memcpy(s->K, p.K, sizeof s->K);
         if (s->beam == f.beam) s->beam = p.beam;
         if (s->e2e_steps == f.e2e_steps) s->e2e_steps = p.e2e_steps;
+        if (s->bits_budget == f.bits_budget) s->bits_budget = p.bits_budget;
+        if (s->mixed == f.mixed) s->mixed = p.mixed;
         snprintf(s->preset, sizeof s->preset, "%s", bits);
     }
     if (!bits) bits = s->preset;
@@ -85,6 +93,7 @@ int cli_settings_parse(int argc, char **argv, nq_settings *s, unsigned char *use
             rc = int_flag(a, v, 2, 65536, &s->K[++residuals], e);
             s->nstages = residuals + 1;
         } else if (!strcmp(a, "--stages")) rc = int_flag(a, v, 1, s->nstages, &s->nstages, e);
+        else if (!strcmp(a, "--base-stages")) rc = int_flag(a, v, 0, NQ_MAX_STAGES, &s->base_stages, e);
         else if (!strcmp(a, "--seed")) {
             char *end;
             errno = 0;
@@ -111,6 +120,8 @@ int cli_settings_parse(int argc, char **argv, nq_settings *s, unsigned char *use
         else if (!strcmp(a, "--e2e-steps")) rc = int_flag(a, v, 0, 100000, &s->e2e_steps, e);
         else if (!strcmp(a, "--e2e-lambda")) { rc = parse_num(a, v, 0, 1000, &x, e); s->e2e_lambda = x; }
         else if (!strcmp(a, "--e2e-lr")) { rc = parse_num(a, v, 1e-6, 100, &x, e); s->e2e_lr = x; }
+        else if (!strcmp(a, "--no-mixed")) { s->mixed = 0; takes = 0; }
+        else if (!strcmp(a, "--bits-budget")) { rc = parse_num(a, v, 0, 64, &x, e); s->bits_budget = x; }
         else continue;
         if (rc) return rc;
         used[i] = 1;

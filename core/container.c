@@ -64,6 +64,8 @@ static cJSON *settings_json(const nq_settings *s) {
     cJSON_AddNumberToObject(o, "e2e_steps", s->e2e_steps);
     cJSON_AddNumberToObject(o, "e2e_lambda", s->e2e_lambda);
     cJSON_AddNumberToObject(o, "e2e_lr", s->e2e_lr);
+    cJSON_AddNumberToObject(o, "base_stages", s->base_stages);
+    cJSON_AddNumberToObject(o, "bits_budget", s->bits_budget);
     return o;
 }
 

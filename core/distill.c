@@ -45,10 +45,11 @@ typedef struct adam {
 typedef struct qview {   /* a vector-quantized tensor the forward pass uses */
     int t;
     int64_t rows, cols, nvec;
+    int S;               /* stages of the set this tensor uses (a prefix: mixed precision) */
     int has_mean;
     nq_norm nm;          /* g, scale table, colfac, rotation */
     float *mean;         /* per row */
-    uint16_t *codes;     /* rows x nvec x stages */
+    uint16_t *codes;     /* rows x nvec x S */
     float *w;            /* the student's weights (owned by the student model) */
     const float *grad;   /* their gradient (owned by the training pass) */
     adam sc;             /* scale codes on a real axis */
@@ -129,9 +130,9 @@ static void round_codebooks(distill *D) {
 
 /* u = the row's vectors from the current centroids. */
 static void row_u(const distill *D, const qview *q, int64_t r, float *u) {
-    const uint16_t *c = q->codes + (size_t)r * q->nvec * D->S;
+    const uint16_t *c = q->codes + (size_t)r * q->nvec * q->S;
     for (int64_t v = 0; v < q->nvec; v++)
-        nq_vq_reconstruct((const float *const *)D->C, c + v * D->S, D->S, D->d, u + v * D->d);
+        nq_vq_reconstruct((const float *const *)D->C, c + v * q->S, q->S, D->d, u + v * D->d);
 }
 
 /* The student's weights of q from the current values, as the decoder computes them. */
@@ -151,7 +152,7 @@ static void rebuild_all(distill *D) {
 
 /* Weight gradient of q -> gradients of its scale codes and of the shared centroids. */
 static void backprop(distill *D, qview *q) {
-    int d = D->d, S = D->S;
+    int d = D->d, S = q->S;
     for (int64_t r = 0; r < q->rows; r++) {
         float *z = D->row;
         memcpy(z, q->grad + (size_t)r * q->cols, (size_t)q->cols * sizeof *z);
@@ -183,7 +184,7 @@ static const nq_part *find_part(const nq_encoded *enc, int kind, int64_t b) {
 
 /* Rows, codes, means and scale codes of a vq tensor from its parts. */
 static nq_status parse_codes(distill *D, qview *q, const nq_encoded *enc, const char *name, nq_err *e) {
-    size_t code_bytes = nq_codes_row_bytes(q->nvec, D->bits, D->S);
+    size_t code_bytes = nq_codes_row_bytes(q->nvec, D->bits, q->S);
     for (int i = 0; i < enc->nparts; i++) {
         const nq_part *p = &enc->parts[i];
         if (p->kind != NQ_PART_CODES) continue;
@@ -202,8 +203,8 @@ static nq_status parse_codes(distill *D, qview *q, const nq_encoded *enc, const 
             int64_t r = p->a + k;
             q->mean[r] = q->has_mean ? q->nm.g * nq_f16_to_f32((uint16_t)(raw[2 * k] | raw[2 * k + 1] << 8)) : 0.0f;
             q->sc.p[r] = (float)sc[k];
-            nq_unpack_row(raw + rowdata + (size_t)k * code_bytes, q->nvec, D->bits, D->S,
-                          q->codes + (size_t)r * q->nvec * D->S);
+            nq_unpack_row(raw + rowdata + (size_t)k * code_bytes, q->nvec, D->bits, q->S,
+                          q->codes + (size_t)r * q->nvec * q->S);
         }
         free(raw);
     }
@@ -218,6 +219,7 @@ static nq_status parse_vq(distill *D, qview *q, nq_err *e) {
     const cJSON *rot = cJSON_GetObjectItemCaseSensitive(vq, "rotation");
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(rot, "seed");
     int shared = cJSON_GetObjectItemCaseSensitive(vq, "codebook_set") != NULL;
+    q->S = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(vq, "K"));
     q->has_mean = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(vq, "row_mean"));
     uint64_t rseed = cJSON_IsString(seed) ? strtoull(seed->valuestring, NULL, 10) : 0;
     int rotated = cJSON_IsObject(rot);
@@ -226,6 +228,8 @@ static nq_status parse_vq(distill *D, qview *q, nq_err *e) {
     if (!shared)
         return nq_fail(e, NQ_E_UNSUPPORTED, "tensor '%s': end-to-end refinement needs the model-wide codebook set "
                        "(per-tensor codebooks are not refined)", ti->name);
+    if (q->S < 1 || q->S > D->S)
+        return nq_fail(e, NQ_E_ARG, "tensor '%s': uses %d codebook stages of a %d-stage set", ti->name, q->S, D->S);
     q->rows = ti->rows;
     q->cols = ti->cols;
     q->nvec = (ti->cols + D->d - 1) / D->d;
@@ -239,7 +243,7 @@ static nq_status parse_vq(distill *D, qview *q, nq_err *e) {
     if (st == NQ_OK && rotated) st = nq_rot_init(&q->nm.rot, q->cols, rseed, e);
     if (st) return st;
     q->mean = malloc((size_t)q->rows * sizeof *q->mean);
-    q->codes = malloc((size_t)(q->rows * q->nvec * D->S) * sizeof *q->codes);
+    q->codes = malloc((size_t)(q->rows * q->nvec * q->S) * sizeof *q->codes);
     if (!q->mean || !q->codes || !adam_init(&q->sc, (size_t)q->rows, LR_SCALE_CODE * D->lr))
         return nq_fail(e, NQ_E_NOMEM, "out of memory");
     return parse_codes(D, q, enc, ti->name, e);
@@ -531,6 +535,57 @@ static nq_status setup(distill *D, const nq_llama *teacher, nq_err *e) {
     return collect_views(D, e);
 }
 
+/* The student from the encodes (every vq tensor decoded as stored), ready to train. */
+static nq_status distill_init(distill *D, nq_encoded **enc, const nq_model *m, const nq_settings *s,
+                              const nq_llama *teacher, int ctx, nq_err *e) {
+    *D = (distill){.m = m, .s = s, .enc = enc, .S = s->nstages, .d = s->d, .tr_ctx = ctx};
+    for (int k = 0; k < s->nstages; k++) {
+        D->K[k] = s->K[k];
+        while ((1 << D->bits[k]) < s->K[k]) D->bits[k]++;
+    }
+    nq_status st = setup(D, teacher, e);
+    if (st == NQ_OK) rebuild_all(D);
+    return st;
+}
+
+nq_status nq_distill_sensitivity(nq_encoded **enc, const nq_model *m, const nq_settings *s, const nq_llama *teacher,
+                                 const int32_t *tokens, size_t ntok, int ctx, int nwin, double *score, nq_err *e) {
+    for (int t = 0; t < nq_model_tensor_count(m); t++) score[t] = 0;
+    if (ctx < 1 || nwin < 1 || ntok < (size_t)nwin * (size_t)ctx)
+        return nq_fail(e, NQ_E_ARG, "sensitivity: %zu calibration tokens make no %d windows of %d", ntok, nwin, ctx);
+    const nq_llama_config *c = nq_llama_get_config(teacher);
+    size_t nlog = (size_t)ctx * c->vocab, nhid = (size_t)c->n_layers * ctx * c->dim;
+    float *tl = malloc(nlog * sizeof *tl), *th = malloc(nhid * sizeof *th);
+    if (!tl || !th) { free(tl); free(th); return nq_fail(e, NQ_E_NOMEM, "sensitivity: out of memory"); }
+    distill D;
+    nq_status st = distill_init(&D, enc, m, s, teacher, ctx, e);
+    nq_llama_grads *G = st == NQ_OK ? nq_train_grads(D.tr) : NULL;
+    int tied = st == NQ_OK && D.student->lm_head == D.student->embed;
+    for (int k = 0; k < nwin && st == NQ_OK; k++) {
+        const int32_t *win = tokens + (size_t)k * ctx;
+        nq_train_loss L;
+        if ((st = nq_train_teacher(teacher, win, ctx, tl, th, e))) break;
+        nq_train_zero_grads(D.tr);
+        if ((st = nq_train_step(D.tr, win, tl, th, s->e2e_lambda, 1, &L, e))) break;
+        if (tied && G->lm_head && G->embed)
+            for (size_t i = 0; i < (size_t)c->vocab * c->dim; i++) G->lm_head[i] += G->embed[i];
+        for (int i = 0; i < D.nq && st == NQ_OK; i++) {
+            const qview *q = &D.q[i];
+            double acc = 0;
+            for (int64_t r = 0; r < q->rows && st == NQ_OK; r++) {
+                if ((st = nq_model_read_rows(m, q->t, r, 1, D.row, e))) break;
+                const float *g = q->grad + (size_t)r * q->cols, *wq = q->w + (size_t)r * q->cols;
+                for (int64_t j = 0; j < q->cols; j++) acc += (double)g[j] * ((double)wq[j] - D.row[j]);
+            }
+            score[q->t] += acc / nwin;
+        }
+    }
+    distill_free(&D);
+    free(tl);
+    free(th);
+    return st;
+}
+
 nq_status nq_distill(nq_encoded **enc, const nq_model *m, const nq_settings *s, const nq_llama *teacher,
                      const int32_t *tokens, size_t ntok, int ctx, nq_distill_report *rep, nq_err *e) {
     memset(rep, 0, sizeof *rep);
@@ -543,12 +598,8 @@ nq_status nq_distill(nq_encoded **enc, const nq_model *m, const nq_settings *s, 
         return nq_fail(e, NQ_E_ARG, "calibration: %zu tokens are too few for end-to-end refinement "
                        "(one training window and one held-out window need %d)", ntok, 2 * ctx + 1);
     size_t first_held = ntok - (size_t)nheld * (ctx + 1);
-    distill D = {.m = m, .s = s, .enc = enc, .S = s->nstages, .d = s->d, .tr_ctx = ctx};
-    for (int k = 0; k < s->nstages; k++) {
-        D.K[k] = s->K[k];
-        while ((1 << D.bits[k]) < s->K[k]) D.bits[k]++;
-    }
-    st = setup(&D, teacher, e);
+    distill D;
+    st = distill_init(&D, enc, m, s, teacher, ctx, e);
     if (st == NQ_OK) {
         rebuild_all(&D);
         rep->windows_train = (int)(first_held / (size_t)ctx);

@@ -469,8 +469,13 @@ static nq_status choose_stage3(vq_ctx *q, nq_err *e) {
     return NQ_OK;
 }
 
-static nq_status encode_vq(const nq_model *m, int t, const nq_settings *s, const nq_plan *plan, nq_encoded *enc,
+static nq_status encode_vq(const nq_model *m, int t, const nq_settings *set_s, const nq_plan *plan, nq_encoded *enc,
                            nq_err *e) {
+    /* With a shared set the tensor codes with the first nq_plan_stages() stages of it (all but
+     * under mixed precision); the whole set travels along all the same. */
+    nq_settings own = *set_s;
+    if (plan && plan->shared) own.nstages = nq_plan_stages(plan, set_s, t);
+    const nq_settings *s = &own;
     vq_ctx q = {.m = m, .t = t, .ti = nq_model_tensor(m, t), .s = s, .plan = plan, .enc = enc};
     q.nvec = (q.ti->cols + s->d - 1) / s->d;
     q.own_codebooks = !(plan && plan->shared);
@@ -481,7 +486,7 @@ static nq_status encode_vq(const nq_model *m, int t, const nq_settings *s, const
         if (q.own_codebooks && !(q.C[i] = malloc((size_t)s->K[i] * s->d * sizeof(float))))
             st = nq_fail(e, NQ_E_NOMEM, "out of memory");
     }
-    for (int i = 0; i < s->nstages && st == NQ_OK && !q.own_codebooks; i++) { /* the set travels along */
+    for (int i = 0; i < set_s->nstages && st == NQ_OK && !q.own_codebooks; i++) { /* the set travels along */
         size_t n = (size_t)s->K[i] * s->d * 2;
         uint8_t *raw = malloc(n);
         if (!raw) { st = nq_fail(e, NQ_E_NOMEM, "out of memory"); break; }

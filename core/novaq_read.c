@@ -304,9 +304,9 @@ static void check_vq(const cJSON *o, const nq_tensor_info *ti, nv_tensor *vt, co
             return;
         }
         const nv_set *cs = &f->sets[set];
-        if (cs->d != vt->d || cs->nstages != vt->nstages || memcmp(cs->K, vt->K, sizeof cs->K) ||
+        if (cs->d != vt->d || vt->nstages > cs->nstages || memcmp(cs->K, vt->K, (size_t)vt->nstages * sizeof *cs->K) ||
             (ti->rows && scope != (uint64_t)ti->rows)) {
-            report(rep, where, "codebook set %llu has another shape (d, K) or the tensor is split in groups",
+            report(rep, where, "codebook set %llu does not begin with the tensor's stages (d, K) or the tensor is split in groups",
                    (unsigned long long)set);
             vt->vq = -1;
             return;

@@ -6,7 +6,10 @@
  * (at least one row), from evenly spaced rows; each row is rotated as stage 1 rotates it (when
  * settings rotate), divided by its root mean square (the stage-1 scale of a row without a
  * stored mean) and cut into zero-padded d-vectors. Stages are trained by greedy residual
- * k-means, then refit jointly (additive.c) when settings ask for it.
+ * k-means, then refit jointly (additive.c) when settings ask for it. Under mixed precision
+ * (base_stages < nstages) the base stages are trained that way on their own and the extra
+ * stages on what the base stages leave (train_mixed); plan->stages says which stages each
+ * tensor uses (nq_mixed_allocate sets it).
  * Tensors are visited in name order, so the sample, and with it the codebooks, depend
  * only on the tensors' names and bytes and the settings, not on their order in the files. */
 #include <math.h>
@@ -50,7 +53,51 @@ nq_status nq_train_stages(float *X, int64_t n, const nq_settings *s, const char 
 void nq_plan_free(nq_plan *p) {
     if (!p) return;
     for (int s = 0; s < NQ_MAX_STAGES; s++) { free(p->C[s]); free(p->raw[s]); }
+    free(p->stages);
     free(p);
+}
+
+int nq_plan_stages(const nq_plan *p, const nq_settings *s, int t) {
+    if (p && p->stages && t >= 0 && t < p->ntensors && p->stages[t] > 0) return p->stages[t];
+    return s->base_stages > 0 ? s->base_stages : s->nstages;
+}
+
+/* Mixed precision (base_stages < nstages): the base stages are trained (and refit jointly) as
+ * a set of their own, since most tensors use them alone; the extra stages are greedy k-means
+ * on what the base stages, coded as the encoder codes them (beam search), leave over. */
+static nq_status train_mixed(const float *X, int64_t n, const nq_settings *s, nq_plan *p, nq_err *e) {
+    nq_settings b = *s;
+    b.nstages = s->base_stages;
+    int d = s->d;
+    float *R = malloc((size_t)(n > 0 ? n : 1) * d * sizeof *R);
+    if (!R) return nq_fail(e, NQ_E_NOMEM, "shared codebook: out of memory");
+    memcpy(R, X, (size_t)n * d * sizeof *R);
+    nq_status st = nq_train_stages(R, n, &b, "", 0, p->C, p->raw, e);
+    uint16_t codes[NQ_MAX_STAGES];
+    float u[64];
+    for (int64_t i = 0; i < n && st == NQ_OK; i++) {
+        const float *x = X + i * d;
+        nq_vq_beam((const float *const *)p->C, s->K, b.nstages, d, x, codes, s->beam);
+        nq_vq_reconstruct((const float *const *)p->C, codes, b.nstages, d, u);
+        for (int j = 0; j < d; j++) R[i * d + j] = x[j] - u[j];
+    }
+    for (int k = b.nstages; k < s->nstages && st == NQ_OK; k++) {
+        int K = s->K[k];
+        st = nq_kmeans(R, n, d, K, s->kmeans_iters, nq_stage_seed("", s->seed, 0, k), p->C[k], e);
+        for (int64_t i = 0; i < (int64_t)K * d && st == NQ_OK; i++) {
+            uint16_t h = nq_f32_to_f16(p->C[k][i]);
+            p->raw[k][2 * i] = (uint8_t)h;
+            p->raw[k][2 * i + 1] = (uint8_t)(h >> 8);
+            p->C[k][i] = nq_f16_to_f32(h);
+        }
+        for (int64_t i = 0; i < n && st == NQ_OK; i++) {
+            float *x = R + i * d;
+            int c = nq_k_nearest(x, p->C[k], K, d, NULL);
+            for (int j = 0; j < d; j++) x[j] -= p->C[k][(int64_t)c * d + j];
+        }
+    }
+    free(R);
+    return st;
 }
 
 /* Rows sampled from tensor t for a share of `want` vectors. */
@@ -138,6 +185,11 @@ nq_status nq_plan_build(nq_plan **out, const nq_model *m, const nq_settings *s, 
     nq_plan *p = calloc(1, sizeof *p);
     if (!p) return nq_fail(e, NQ_E_NOMEM, "out of memory");
     p->calib = calib;
+    p->ntensors = nq_model_tensor_count(m);
+    if (!(p->stages = calloc((size_t)(p->ntensors ? p->ntensors : 1), sizeof *p->stages))) {
+        free(p);
+        return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    }
     p->d = s->d;
     p->nstages = s->nstages;
     memcpy(p->K, s->K, sizeof p->K);
@@ -156,7 +208,8 @@ nq_status nq_plan_build(nq_plan **out, const nq_model *m, const nq_settings *s, 
         p->raw[i] = malloc((size_t)s->K[i] * s->d * 2);
         if (!p->C[i] || !p->raw[i]) st = nq_fail(e, NQ_E_NOMEM, "out of memory");
     }
-    if (st == NQ_OK) st = nq_train_stages(X, n, s, "", 0, p->C, p->raw, e);
+    int mixed = s->base_stages > 0 && s->base_stages < s->nstages;
+    if (st == NQ_OK) st = mixed ? train_mixed(X, n, s, p, e) : nq_train_stages(X, n, s, "", 0, p->C, p->raw, e);
     free(X);
     if (st) { nq_plan_free(p); return st; }
     p->shared = 1;

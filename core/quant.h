@@ -117,7 +117,12 @@ struct nq_plan {
     uint8_t *raw[NQ_MAX_STAGES];  /* the same as stored: K x d little-endian f16 */
     int64_t trained_vectors;
     const nq_calib *calib;        /* borrowed, may be NULL */
+    int *stages;                  /* per model tensor: stages of the set it uses (0: default) */
+    int ntensors;
 };
+/* Stages of the model-wide set tensor t uses: its entry in p->stages if set, else
+ * s->base_stages (mixed precision) or all of them. */
+int nq_plan_stages(const nq_plan *p, const nq_settings *s, int t);
 /* Seed of codebook stage `stage` of group `group` (name "" and group 0 for the shared set). */
 uint64_t nq_stage_seed(const char *name, uint64_t seed, int64_t group, int stage);
 /* Train stage codebooks on X (n x d, consumed: left holding the last residuals); C[s] gets

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
+#include "kernels_matmul.h"
 #include "quant.h"
 
 struct nq_refiner {
@@ -222,16 +223,23 @@ void nq_refine_row(nq_refiner *r, const float *u, uint16_t *codes, float *uhat) 
     }
 }
 
-/* Element j goes into lane j % 4; lanes combine as (l0 + l1) + (l2 + l3). Four independent
- * sums let the loop pipeline (and vectorize) without giving up a fixed order. */
-void nq_refiner_hmul(const nq_refiner *r, const float *x, double *y) {
+/* Element j goes into lane j % 4; lanes combine as (l0 + l1) + (l2 + l3). The four lanes are
+ * one GCC vector (one register in the AVX2 / AVX-512 clones, two in the SSE2 baseline, scalar
+ * where the compiler has no vectors): each lane sees the same IEEE operations in the same
+ * order in every build, so the sums are the same bits. */
+typedef double nq_v4d __attribute__((vector_size(32)));
+NQ_VEC_CLONES void nq_refiner_hmul(const nq_refiner *r, const float *x, double *y) {
     int64_t n = r->cols;
     for (int64_t i = 0; i < n; i++) {
         const double *h = r->H + i * n;
-        double l[4] = {0, 0, 0, 0};
+        nq_v4d acc = {0, 0, 0, 0};
         int64_t j = 0;
-        for (; j + 4 <= n; j += 4)
-            for (int k = 0; k < 4; k++) l[k] += h[j + k] * x[j + k];
+        for (; j + 4 <= n; j += 4) {
+            nq_v4d hv, xv = {x[j], x[j + 1], x[j + 2], x[j + 3]};
+            memcpy(&hv, h + j, sizeof hv);
+            acc += hv * xv;
+        }
+        double l[4] = {acc[0], acc[1], acc[2], acc[3]};
         for (; j < n; j++) l[j & 3] += h[j] * x[j];
         y[i] = (l[0] + l[1]) + (l[2] + l[3]);
     }

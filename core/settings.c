@@ -41,30 +41,54 @@ static void defaults(nq_settings *s) {
     s->e2e_lr = 1.0;
 }
 
+/* Beam and end-to-end steps per preset: 1.5 and 2 keep the defaults above (preset 2 has
+ * a compression-time target: under 60 s for the tiny model on one core); 3 and 4 spend
+ * about 3x the compute where their quality targets need it (docs/QUALITY.md: at 3 bits a
+ * beam of 8 and 256 steps lowered the KL by 2% against the defaults; at 4 bits 256 steps
+ * lowered the held-out calibration KL by 2.4% against 128, though not the validation KL).
+ * budget: the issue's all-in bits per quantized weight. mixed: the layout with calibration
+ * (nq_settings_mixed): at 2 bits the base stage {1024, 32} costs 1/8 bit per weight less than
+ * {1024, 64}, and a third stage of 256 entries (+1 bit) goes to the tensors whose error costs
+ * the model most, as far as the budget reaches (docs/QUALITY.md, mixed precision). */
+struct preset { const char *name; int d, K[2], beam, e2e_steps; double budget; int mixed[3]; };
+static const struct preset presets[] = {
+    {"1.5", 8, {1024, 4}, 4, 48, 1.5625, {0, 0, 0}},
+    {"2", 8, {1024, 64}, 4, 48, 2.0625, {1024, 32, 256}},
+    {"3", 4, {512, 8}, 8, 256, 3.0625, {0, 0, 0}},
+    {"4", 4, {512, 128}, 4, 256, 4.25, {0, 0, 0}},
+};
+
+static const struct preset *find_preset(const char *name) {
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (!strcmp(name, presets[i].name)) return &presets[i];
+    return NULL;
+}
+
 nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e) {
-    /* Beam and end-to-end steps per preset: 1.5 and 2 keep the defaults above (preset 2 has
-     * a compression-time target: under 60 s for the tiny model on one core); 3 and 4 spend
-     * about 3x the compute where their quality targets need it (docs/QUALITY.md: at 3 bits a
-     * beam of 8 and 256 steps lowered the KL by 2% against the defaults; at 4 bits 256 steps
-     * lowered the held-out calibration KL by 2.4% against 128, though not the validation KL). */
-    static const struct { const char *name; int d, n, K[2], beam, e2e_steps; } presets[] = {
-        {"1.5", 8, 2, {1024, 4}, 4, 48},
-        {"2", 8, 2, {1024, 64}, 4, 48},
-        {"3", 4, 2, {512, 8}, 8, 256},
-        {"4", 4, 2, {512, 128}, 4, 256},
-    };
-    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
-        if (strcmp(bits, presets[i].name)) continue;
-        defaults(s);
-        snprintf(s->preset, sizeof s->preset, "%s", bits);
-        s->d = presets[i].d;
-        s->nstages = presets[i].n;
-        for (int k = 0; k < presets[i].n; k++) s->K[k] = presets[i].K[k];
-        s->beam = presets[i].beam;
-        s->e2e_steps = presets[i].e2e_steps;
-        return NQ_OK;
-    }
-    return nq_fail(e, NQ_E_ARG, "unknown bits preset '%s' (choose 1.5, 2, 3 or 4)", bits);
+    const struct preset *p = find_preset(bits);
+    if (!p) return nq_fail(e, NQ_E_ARG, "unknown bits preset '%s' (choose 1.5, 2, 3 or 4)", bits);
+    defaults(s);
+    snprintf(s->preset, sizeof s->preset, "%s", bits);
+    s->d = p->d;
+    s->nstages = 2;
+    s->K[0] = p->K[0];
+    s->K[1] = p->K[1];
+    s->beam = p->beam;
+    s->e2e_steps = p->e2e_steps;
+    s->bits_budget = p->budget;
+    s->mixed = p->mixed[0] > 0;
+    return NQ_OK;
+}
+
+int nq_settings_mixed(const nq_settings *s, nq_settings *out) {
+    *out = *s;
+    if (s->base_stages > 0 && s->base_stages < s->nstages) return 1; /* a layout given explicitly */
+    const struct preset *p = find_preset(s->preset);
+    if (!s->mixed || !p || !p->mixed[0] || s->base_stages) return 0;
+    out->nstages = 3;
+    memcpy(out->K, p->mixed, sizeof p->mixed);
+    out->base_stages = 2;
+    return 1;
 }
 
 static int log2_exact(int k) {
@@ -110,11 +134,17 @@ nq_status nq_settings_check(const nq_settings *s, nq_err *e) {
     if (!(s->e2e_lr > 0 && s->e2e_lr <= 100))
         return nq_fail(e, NQ_E_ARG, "end-to-end learning-rate factor %g: must be in (0, 100]", s->e2e_lr);
     if (s->calib_tokens < 1) return nq_fail(e, NQ_E_ARG, "calibration tokens %d: must be >= 1", s->calib_tokens);
+    if (s->base_stages < 0 || s->base_stages > s->nstages)
+        return nq_fail(e, NQ_E_ARG, "base stages %d: must be 0..%d (the stages)", s->base_stages, s->nstages);
+    if (!(s->bits_budget >= 0 && s->bits_budget <= 64))
+        return nq_fail(e, NQ_E_ARG, "bits budget %g: must be 0..64 bits per weight", s->bits_budget);
+    if (s->mixed != 0 && s->mixed != 1) return nq_fail(e, NQ_E_ARG, "mixed %d: must be 0 or 1", s->mixed);
     return NQ_OK;
 }
 
 double nq_settings_code_bits(const nq_settings *s) {
     double bits = 0;
-    for (int i = 0; i < s->nstages; i++) bits += log2_exact(s->K[i]);
+    int n = s->base_stages > 0 ? s->base_stages : s->nstages; /* mixed: what every tensor pays */
+    for (int i = 0; i < n; i++) bits += log2_exact(s->K[i]);
     return bits / s->d;
 }

@@ -202,12 +202,25 @@ typedef struct nq_settings {
                                  teacher when calibration text is given; 0 = off */
     double e2e_lambda;        /* weight of the hidden-state cosine term in the loss */
     double e2e_lr;            /* multiplier of the built-in learning rates */
+    int base_stages;          /* mixed precision: 0 = every tensor uses all nstages stages of the
+                                 model-wide set; else tensors use the first base_stages and the
+                                 ones stage 3 picks (nq_mixed_allocate) use all of them */
+    double bits_budget;       /* mixed precision: bits per quantized weight, all in, to fill */
+    int mixed;                /* 1: with calibration, use the preset's mixed layout
+                                 (nq_settings_mixed); 0: the same layout for every tensor */
 } nq_settings;
 
 /* Defaults for a bits preset ("1.5", "2", "3", "4"); see docs/FORMAT.md for the table. */
 nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e);
 nq_status nq_settings_check(const nq_settings *s, nq_err *e);
-/* Nominal code bits per weight of the stage configuration (no overheads). */
+/* The layout stage 3 uses when it has calibration (mixed precision, issue 4): *out = s with the
+ * preset's mixed stages (preset 2: {1024, 32} for every tensor, a third stage of 256 entries
+ * for the tensors nq_mixed_allocate picks, within bits_budget). Returns 1 if s asks for mixed
+ * precision (s->mixed and a preset that has a mixed layout, or base_stages < nstages given
+ * explicitly, kept as it is), else 0 with *out = *s. */
+int nq_settings_mixed(const nq_settings *s, nq_settings *out);
+/* Nominal code bits per weight of the stage configuration (no overheads; the base stages
+ * under mixed precision). */
 double nq_settings_code_bits(const nq_settings *s);
 
 /* --------------------------------------------------------------- encoding */
@@ -448,6 +461,27 @@ typedef struct nq_distill_report {
 } nq_distill_report;
 nq_status nq_distill(nq_encoded **enc, const nq_model *m, const nq_settings *s, const nq_llama *teacher,
                      const int32_t *tokens, size_t ntok, int ctx, nq_distill_report *rep, nq_err *e);
+/* score[t] (one per model tensor, 0 for all but the refined vq tensors) = mean over the first
+ * nwin windows of ctx tokens of g_t . (W_decoded - W_original)_t, g_t the gradient of the
+ * end-to-end loss at the model the encodes decode to: about tensor t's share of twice that
+ * loss (see core/mixed.c). */
+nq_status nq_distill_sensitivity(nq_encoded **enc, const nq_model *m, const nq_settings *s, const nq_llama *teacher,
+                                 const int32_t *tokens, size_t ntok, int ctx, int nwin, double *score, nq_err *e);
+
+/* Stage 3, mixed precision (s from nq_settings_mixed: base_stages < nstages): enc[t] are coded
+ * with the base stages of plan's set; the tensors whose error costs most per weight (by
+ * nq_distill_sensitivity on the first calibration windows) are coded again with every stage
+ * while the quantized tensors stay within s->bits_budget bits per weight as stored. Changes
+ * enc[] and plan's per-tensor stages; nothing when s is not mixed. */
+typedef struct nq_mixed_report {
+    int windows, tensors;             /* sensitivity windows; tensors given every stage */
+    int64_t weights;                  /* their weights */
+    double bits_base, bits;           /* bits per quantized weight before and after */
+    double score_total, score_picked; /* sum of the scores: all tensors, the ones picked */
+} nq_mixed_report;
+nq_status nq_mixed_allocate(nq_encoded **enc, const nq_model *m, const nq_settings *s, nq_plan *plan,
+                            const nq_llama *teacher, const int32_t *tokens, size_t ntok, int ctx,
+                            nq_mixed_report *rep, nq_err *e);
 
 #ifdef __cplusplus
 }
