@@ -19,7 +19,7 @@
 #include <string.h>
 #include "quant.h"
 
-enum { SENSITIVITY_WINDOWS = 8 };
+enum { SENSITIVITY_WINDOWS = 4 };
 
 static int is_shared_vq(const nq_encoded *enc) {
     int codes = 0, shared = 0;

@@ -153,7 +153,7 @@ int main(void) {
     nq_mixed_report rep;
     nq_err e = {0};
     CHECK(nq_mixed_allocate(enc, m, &mx, plan, tm.llama, tok, (size_t)use, CTX, &rep, &e) == NQ_OK);
-    CHECK(rep.windows == 8 && rep.tensors >= 1 && rep.weights > 0);
+    CHECK(rep.windows == 4 && rep.tensors >= 1 && rep.weights > 0);
     CHECK(rep.bits_base < rep.bits && rep.bits <= mx.bits_budget);
     CHECK(rep.score_picked > 0 && rep.score_picked <= rep.score_total);
     CHECK(best >= 0 && enc[best]->sse < sse_base); /* the first in line got every stage, and less error */
