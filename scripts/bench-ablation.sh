@@ -4,6 +4,8 @@
 # only; perplexity ratio and KL over the first WINDOWS (default 96) windows of val_tokens.u16;
 # compression CPU seconds on one core. Row 1 is the format-1 coding: per-tensor codebooks of
 # the old {256,256} layout (per-tensor 1024-entry codebooks would cost more than they code).
+# Rows 6-22 keep one layout for every tensor (--no-mixed, as before mixed precision); rows 23
+# and 24 are the defaults with mixed precision, with and without the end-to-end step.
 # usage: scripts/bench-ablation.sh [build dir] [out dir]   (ROWS="8 9 21" runs only those rows)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,21 +34,23 @@ done <<LIST
 --no-rotate --no-refine
 --no-refine
  
-$calib --calib-tokens 8192 --e2e-steps 0
-$calib --e2e-steps 0
+$calib --calib-tokens 8192 --e2e-steps 0 --no-mixed
+$calib --e2e-steps 0 --no-mixed
+$calib --no-mixed
+$calib --e2e-lambda 0 --no-mixed
+$calib --e2e-steps 128 --no-mixed
+$calib --calib-tokens 8192 --e2e-steps 64 --no-mixed
+$calib --no-rotate --no-mixed
+$calib --no-joint --no-mixed
+$calib --act-order --no-mixed
+$calib --damp 0.01 --no-mixed
+$calib --codebook-size 512 --residual-codebook-size 128 --no-mixed
+$calib --codebook-size 256 --residual-codebook-size 256 --no-mixed
+$calib --beam 1 --no-mixed
+$calib --beam 8 --no-mixed
+$calib --e2e-steps 32 --no-mixed
+$calib --e2e-lambda 1 --no-mixed
+$calib --e2e-lambda 30 --no-mixed
 $calib
-$calib --e2e-lambda 0
-$calib --e2e-steps 128
-$calib --calib-tokens 8192 --e2e-steps 64
-$calib --no-rotate
-$calib --no-joint
-$calib --act-order
-$calib --damp 0.01
-$calib --codebook-size 512 --residual-codebook-size 128
-$calib --codebook-size 256 --residual-codebook-size 256
-$calib --beam 1
-$calib --beam 8
-$calib --e2e-steps 32
-$calib --e2e-lambda 1
-$calib --e2e-lambda 30
+$calib --e2e-steps 0
 LIST

@@ -64,6 +64,8 @@ static const char yaml_full[] =
     "    calibration_tokens: 2048\n"
     "    end_to_end_steps: 7\n"
     "    end_to_end_lambda: 0.25\n"
+    "    mixed_precision: false\n"
+    "    bits_budget: 3.5\n"
     "output:\n"
     "  shard_size_bytes: 1000000\n"
     "  zstd_level: \"5\"\n";
@@ -74,7 +76,7 @@ static const char json_full[] =
     "  \"kmeans_iterations\": 5, \"train_vectors\": 4096, \"quantize_lm_head\": false,\n"
     "  \"share_codebooks\": false, \"beam_width\": 2}, \"normalization\": {\"outlier_threshold\": 0.02},\n"
     "  \"refinement\": {\"enabled\": false, \"damping\": 0.05, \"calibration_tokens\": 2048,\n"
-    "  \"end_to_end_steps\": 7, \"end_to_end_lambda\": 0.25}},\n"
+    "  \"end_to_end_steps\": 7, \"end_to_end_lambda\": 0.25, \"mixed_precision\": false, \"bits_budget\": 3.5}},\n"
     " \"output\": {\"shard_size_bytes\": 1000000, \"zstd_level\": 5}}\n";
 
 static void test_full(void) {
@@ -87,6 +89,7 @@ static void test_full(void) {
     CHECK(a.outlier_fraction == 0.02 && a.shard_max_bytes == 1000000 && a.zstd_level == 5);
     CHECK(a.share_codebooks == 0 && a.refine == 0 && a.damp == 0.05 && a.calib_tokens == 2048);
     CHECK(a.e2e_steps == 7 && a.e2e_lambda == 0.25 && a.beam == 2);
+    CHECK(a.mixed == 0 && a.bits_budget == 3.5);
     CHECK(!strcmp(a.preset, "custom"));
     if (load("full.json", json_full, &b, &e)) { fprintf(stderr, "json: %s\n", e.msg); tu_failures++; return; }
     CHECK(!memcmp(&a, &b, sizeof a));
@@ -167,6 +170,15 @@ static void test_preset_compute(void) {
     CHECK(cli_settings_parse(7, a3, &s, used, &e) == 0 && s.beam == 3 && s.e2e_steps == 9 && !strcmp(s.preset, "4"));
     char *a4[] = {"local", "--bits", "3"};
     CHECK(cli_settings_parse(3, a4, &s, used, &e) == 0 && s.beam == 8 && s.e2e_steps == 256);
+    CHECK(s.mixed == 1 && s.bits_budget == 3.0625 && s.base_stages == 0);
+    unsigned char used9[9] = {0};
+    char *a5[] = {"local", "--bits", "4", "--no-mixed", "--bits-budget", "4.1", "--base-stages", "1"};
+    CHECK(cli_settings_parse(8, a5, &s, used9, &e) == 0 && s.mixed == 0 && s.bits_budget == 4.1 && s.base_stages == 1);
+    char *a6[] = {"local", "--bits", "2", "--base-stages", "3"};
+    CHECK(cli_settings_parse(5, a6, &s, used, &e) != 0 && strstr(e.msg, "base stages 3"));
+    char *a7[] = {"local", "--config", (char *)write_tmp("pc4.yaml", "model:\n  compression:\n    bits_per_weight: 2\n"),
+                  "--bits", "4"};
+    CHECK(cli_settings_parse(5, a7, &s, used, &e) == 0 && s.bits_budget == 4.25 && s.mixed == 1);
 }
 
 int main(void) {
