@@ -23,48 +23,10 @@ static nq_encoded **encode_all(const nq_model *m, const nq_settings *s) {
     return enc;
 }
 
-static char *dup_str(const char *x) {
-    char *y = malloc(strlen(x) + 1);
-    return y ? strcpy(y, x) : NULL;
-}
-
-/* A deep copy of every encode (cheaper than encoding again). */
-static nq_encoded **clone_all(nq_encoded **src, int n) {
-    nq_encoded **enc = calloc((size_t)n, sizeof *enc);
-    for (int t = 0; t < n; t++) {
-        enc[t] = malloc(sizeof **enc);
-        *enc[t] = *src[t];
-        enc[t]->meta_json = dup_str(src[t]->meta_json);
-        enc[t]->parts = malloc((size_t)src[t]->nparts * sizeof *enc[t]->parts);
-        for (int i = 0; i < src[t]->nparts; i++) {
-            enc[t]->parts[i] = src[t]->parts[i];
-            enc[t]->parts[i].data = malloc(src[t]->parts[i].size);
-            memcpy(enc[t]->parts[i].data, src[t]->parts[i].data, src[t]->parts[i].size);
-        }
-    }
-    return enc;
-}
-
-static void free_all(nq_encoded **enc, int n) {
-    for (int t = 0; t < n; t++) nq_encoded_free(enc[t]);
-    free(enc);
-}
-
 static uint64_t stored(nq_encoded **enc, int n) {
     uint64_t b = 0;
     for (int t = 0; t < n; t++) b += enc[t]->stored_bytes;
     return b;
-}
-
-static nq_mem_sink write_all(nq_encoded **enc, int n, const nq_settings *s) {
-    nq_mem_sink sink = {0};
-    nq_writer w = nq_writer_mem(&sink);
-    nq_container *c = NULL;
-    nq_source_file sf = {"model.safetensors", 0, {0}};
-    CHECK(nq_container_begin(&c, &w, s, "safetensors", &sf, 1, NULL, NULL) == NQ_OK);
-    for (int t = 0; c && t < n; t++) CHECK(nq_container_add(c, enc[t], NULL) == NQ_OK);
-    CHECK(c && nq_container_finish(c, NULL) == NQ_OK);
-    return sink;
 }
 
 /* Held-out KL of a written file against the teacher, as nq_distill measures it. */
@@ -106,7 +68,7 @@ int main(void) {
 
     /* 1. the step lowers the held-out KL; the file decodes to the trained student */
     nq_encoded **orig = encode_all(tm.model, &s);
-    nq_encoded **enc = clone_all(orig, n);
+    nq_encoded **enc = tu_clone_encodes(orig, n);
     uint64_t before = stored(enc, n);
     nq_distill_report rep;
     nq_err e = {0};
@@ -121,45 +83,45 @@ int main(void) {
     uint64_t after = stored(enc, n);
     printf("stored bytes %llu -> %llu\n", (unsigned long long)before, (unsigned long long)after);
     CHECK(after < before + before / 200 && after + after / 200 > before);
-    nq_mem_sink f1 = write_all(enc, n, &s);
+    nq_mem_sink f1 = tu_write_encodes(enc, n, &s);
     double kl_file = held_out_kl(&tm, &f1, tok, use, 4);
     printf("held-out KL of the written file: %.17g (report %.17g)\n", kl_file, rep.kl_after);
     CHECK(kl_file == rep.kl_after);
-    free_all(enc, n);
+    tu_free_encodes(enc, n);
 
     /* 2. deterministic: the same bytes again */
-    enc = clone_all(orig, n);
+    enc = tu_clone_encodes(orig, n);
     CHECK(nq_distill(enc, tm.model, &s, tm.llama, tok, (size_t)use, CTX, &rep, NULL) == NQ_OK);
-    nq_mem_sink f2 = write_all(enc, n, &s);
+    nq_mem_sink f2 = tu_write_encodes(enc, n, &s);
     CHECK(f1.size == f2.size && !memcmp(f1.buf, f2.buf, f1.size));
     free(f2.buf);
-    free_all(enc, n);
+    tu_free_encodes(enc, n);
 
     /* 3. a diverging run is dropped and changes nothing */
-    enc = clone_all(orig, n);
-    nq_mem_sink f3 = write_all(enc, n, &s);
+    enc = tu_clone_encodes(orig, n);
+    nq_mem_sink f3 = tu_write_encodes(enc, n, &s);
     nq_settings wild = s;
     wild.e2e_lr = 100;
     wild.e2e_steps = 3;
     CHECK(nq_distill(enc, tm.model, &wild, tm.llama, tok, (size_t)use, CTX, &rep, NULL) == NQ_OK);
     printf("lr x100: held-out KL %.4f -> %.4f, %s\n", rep.kl_before, rep.kl_after, rep.accepted ? "kept" : "dropped");
     CHECK(!rep.accepted);
-    nq_mem_sink f5 = write_all(enc, n, &s);
+    nq_mem_sink f5 = tu_write_encodes(enc, n, &s);
     CHECK(f3.size == f5.size && !memcmp(f3.buf, f5.buf, f3.size));
     free(f3.buf);
     free(f5.buf);
 
     /* 4. bad input */
     CHECK(nq_distill(enc, tm.model, &s, tm.llama, tok, 2 * CTX, CTX, &rep, &e) == NQ_E_ARG && strstr(e.msg, "too few"));
-    free_all(enc, n);
-    free_all(orig, n);
+    tu_free_encodes(enc, n);
+    tu_free_encodes(orig, n);
     nq_settings own = s;
     own.kmeans_iters = 2;
     own.share_codebooks = 0;
     enc = encode_all(tm.model, &own);
     CHECK(nq_distill(enc, tm.model, &own, tm.llama, tok, (size_t)use, CTX, &rep, &e) == NQ_E_UNSUPPORTED &&
           strstr(e.msg, "codebook set"));
-    free_all(enc, n);
+    tu_free_encodes(enc, n);
     nq_settings off = s;
     off.e2e_steps = 0;
     CHECK(nq_distill(NULL, tm.model, &off, tm.llama, tok, (size_t)use, CTX, &rep, NULL) == NQ_OK && rep.steps == 0);

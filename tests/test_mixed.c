@@ -25,39 +25,6 @@ static nq_encoded **encode_all(const nq_model *m, const nq_settings *s, nq_plan 
     return enc;
 }
 
-/* A deep copy of every encode (cheaper than encoding again). */
-static nq_encoded **clone_all(nq_encoded **src, int n) {
-    nq_encoded **enc = calloc((size_t)n, sizeof *enc);
-    for (int t = 0; t < n; t++) {
-        enc[t] = malloc(sizeof **enc);
-        *enc[t] = *src[t];
-        enc[t]->meta_json = nq_strdup(src[t]->meta_json);
-        enc[t]->parts = malloc((size_t)src[t]->nparts * sizeof *enc[t]->parts);
-        for (int i = 0; i < src[t]->nparts; i++) {
-            enc[t]->parts[i] = src[t]->parts[i];
-            enc[t]->parts[i].data = malloc(src[t]->parts[i].size);
-            memcpy(enc[t]->parts[i].data, src[t]->parts[i].data, src[t]->parts[i].size);
-        }
-    }
-    return enc;
-}
-
-static void free_all(nq_encoded **enc, int n) {
-    for (int t = 0; t < n; t++) nq_encoded_free(enc[t]);
-    free(enc);
-}
-
-static nq_mem_sink write_all(nq_encoded **enc, int n, const nq_settings *s) {
-    nq_mem_sink sink = {0};
-    nq_writer w = nq_writer_mem(&sink);
-    nq_container *c = NULL;
-    nq_source_file sf = {"model.safetensors", 0, {0}};
-    CHECK(nq_container_begin(&c, &w, s, "safetensors", &sf, 1, NULL, NULL) == NQ_OK);
-    for (int t = 0; c && t < n; t++) CHECK(nq_container_add(c, enc[t], NULL) == NQ_OK);
-    CHECK(c && nq_container_finish(c, NULL) == NQ_OK);
-    return sink;
-}
-
 static const char *manifest_of(const nq_mem_sink *f, char **owned) {
     uint64_t off = nq_get_u64(f->buf + f->size - NQ_FOOTER_SIZE), ml = nq_get_u64(f->buf + f->size - 48);
     *owned = malloc(ml + 1);
@@ -141,7 +108,7 @@ int main(void) {
     /* 2. allocation within the budget, by score per weight (the decoder linears: quicker) */
     mx.quantize_embeddings = mx.quantize_lm_head = 0;
     nq_plan *plan = NULL;
-    nq_encoded **base = encode_all(m, &mx, &plan), **enc = clone_all(base, n);
+    nq_encoded **base = encode_all(m, &mx, &plan), **enc = tu_clone_encodes(base, n);
     double *score = calloc((size_t)n, sizeof *score);
     CHECK(nq_distill_sensitivity(enc, m, &mx, tm.llama, tok, (size_t)use, CTX, 8, score, NULL) == NQ_OK);
     int best = -1;
@@ -160,7 +127,7 @@ int main(void) {
     CHECK(rep.bits_base < rep.bits && rep.bits <= mx.bits_budget);
     CHECK(rep.score_picked > 0 && rep.score_picked <= rep.score_total);
     CHECK(best >= 0 && enc[best]->sse < sse_base); /* the first in line got every stage, and less error */
-    nq_mem_sink f = write_all(enc, n, &mx);
+    nq_mem_sink f = tu_write_encodes(enc, n, &mx);
     char *man;
     manifest_of(&f, &man);
     const char *bq = strstr(man, "\"bits_per_weight_quantized\":");
@@ -198,26 +165,26 @@ int main(void) {
 
     /* 3. the same inputs, the same bytes */
     memset(plan->stages, 0, (size_t)plan->ntensors * sizeof *plan->stages);
-    nq_encoded **enc2 = clone_all(base, n);
+    nq_encoded **enc2 = tu_clone_encodes(base, n);
     nq_mixed_report rep2;
     CHECK(nq_mixed_allocate(enc2, m, &mx, plan, tm.llama, tok, (size_t)use, CTX, &rep2, NULL) == NQ_OK);
-    nq_mem_sink f2 = write_all(enc2, n, &mx);
+    nq_mem_sink f2 = tu_write_encodes(enc2, n, &mx);
     CHECK(f2.size == f.size && !memcmp(f2.buf, f.buf, f.size) && rep2.tensors == rep.tensors);
     free(f2.buf);
-    free_all(enc2, n);
+    tu_free_encodes(enc2, n);
 
     /* 4. no room in the budget: nothing changes */
     nq_settings tight = mx;
     tight.bits_budget = rep.bits_base;
     memset(plan->stages, 0, (size_t)plan->ntensors * sizeof *plan->stages);
-    enc2 = clone_all(base, n);
+    enc2 = tu_clone_encodes(base, n);
     CHECK(nq_mixed_allocate(enc2, m, &tight, plan, tm.llama, tok, (size_t)use, CTX, &rep2, NULL) == NQ_OK);
     CHECK(rep2.tensors == 0 && rep2.bits == rep2.bits_base && rep2.bits_base == rep.bits_base);
     for (int t = 0; t < n; t++) CHECK(enc2[t]->stored_bytes == base[t]->stored_bytes);
     tight.bits_budget = 0;
     CHECK(nq_mixed_allocate(enc2, m, &tight, plan, tm.llama, tok, (size_t)use, CTX, &rep2, &e) == NQ_E_ARG &&
           strstr(e.msg, "bit budget"));
-    free_all(enc2, n);
+    tu_free_encodes(enc2, n);
 
     /* 5. a tensor's stages must begin its set's */
     damaged(&f, "\"K\":[1024,32]", "\"K\":[1024,64]", "does not begin with the tensor's stages");
@@ -226,8 +193,8 @@ int main(void) {
     free(man);
     free(f.buf);
     free(score);
-    free_all(enc, n);
-    free_all(base, n);
+    tu_free_encodes(enc, n);
+    tu_free_encodes(base, n);
     nq_plan_free(plan);
     free(tok);
     tiny_close(&tm);

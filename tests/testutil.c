@@ -59,3 +59,36 @@ nq_status tu_open_st(nq_mem_source *src, nq_model **m, nq_err *e) {
     nq_reader r = nq_reader_mem(src, "mem.safetensors");
     return nq_safetensors_open(m, &r, 1, NULL, 0, e);
 }
+
+nq_encoded **tu_clone_encodes(nq_encoded *const *src, int n) {
+    nq_encoded **enc = calloc((size_t)n, sizeof *enc);
+    for (int t = 0; t < n; t++) {
+        enc[t] = malloc(sizeof **enc);
+        *enc[t] = *src[t];
+        enc[t]->meta_json = malloc(strlen(src[t]->meta_json) + 1);
+        strcpy(enc[t]->meta_json, src[t]->meta_json);
+        enc[t]->parts = malloc((size_t)src[t]->nparts * sizeof *enc[t]->parts);
+        for (int i = 0; i < src[t]->nparts; i++) {
+            enc[t]->parts[i] = src[t]->parts[i];
+            enc[t]->parts[i].data = malloc(src[t]->parts[i].size);
+            memcpy(enc[t]->parts[i].data, src[t]->parts[i].data, src[t]->parts[i].size);
+        }
+    }
+    return enc;
+}
+
+void tu_free_encodes(nq_encoded **enc, int n) {
+    for (int t = 0; t < n; t++) nq_encoded_free(enc[t]);
+    free(enc);
+}
+
+nq_mem_sink tu_write_encodes(nq_encoded *const *enc, int n, const nq_settings *s) {
+    nq_mem_sink sink = {0};
+    nq_writer w = nq_writer_mem(&sink);
+    nq_container *c = NULL;
+    nq_source_file sf = {"model.safetensors", 0, {0}};
+    CHECK(nq_container_begin(&c, &w, s, "safetensors", &sf, 1, NULL, NULL) == NQ_OK);
+    for (int t = 0; c && t < n; t++) CHECK(nq_container_add(c, enc[t], NULL) == NQ_OK);
+    CHECK(c && nq_container_finish(c, NULL) == NQ_OK);
+    return sink;
+}

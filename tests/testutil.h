@@ -25,4 +25,10 @@ const char *tu_data(const char *rel);
 unsigned char *tu_make_st(const char *json, const void *data, size_t dlen, size_t *out_len);
 /* Open an in-memory safetensors file as a model (src must outlive the model). */
 nq_status tu_open_st(nq_mem_source *src, nq_model **m, nq_err *e);
+
+/* Encodes of all n tensors of a model: a deep copy (cheaper than encoding again), freeing,
+ * and a .novaq written from them in memory with settings s (a model.safetensors source). */
+nq_encoded **tu_clone_encodes(nq_encoded *const *src, int n);
+void tu_free_encodes(nq_encoded **enc, int n);
+nq_mem_sink tu_write_encodes(nq_encoded *const *enc, int n, const nq_settings *s);
 #endif
