@@ -73,6 +73,8 @@ nq_status nq_mixed_allocate(nq_encoded **enc, const nq_model *m, const nq_settin
     if (!(s->bits_budget > 0)) return nq_fail(e, NQ_E_ARG, "mixed precision needs a bit budget (bits_budget > 0)");
     int nt = nq_model_tensor_count(m), nwin = (int)(ntok / (size_t)(ctx > 0 ? ctx : 1));
     if (nwin > SENSITIVITY_WINDOWS) nwin = SENSITIVITY_WINDOWS;
+    if (ctx < 1 || nwin < 1)
+        return nq_fail(e, NQ_E_ARG, "mixed precision: %zu calibration tokens make no window of %d", ntok, ctx);
     double *score = calloc((size_t)(nt ? nt : 1), sizeof *score);
     int *order = calloc((size_t)(nt ? nt : 1), sizeof *order), *picked = calloc((size_t)(nt ? nt : 1), sizeof *picked);
     nq_status st = score && order && picked ? NQ_OK : nq_fail(e, NQ_E_NOMEM, "mixed precision: out of memory");

@@ -8,7 +8,8 @@
  *  - the file validates: picked tensors list all three stages, the others the first two
  *    (a prefix of the set), and decoding gives the error the encoder measured;
  *  - the same inputs give the same bytes;
- *  - bad input: no budget; a tensor whose stages are not the beginning of its set's. */
+ *  - bad input: no budget, too few calibration tokens; a tensor whose stages
+ *    are not the beginning of its set's. */
 #include <string.h>
 #include "format.h"
 #include "llama_testutil.h"
@@ -181,6 +182,8 @@ int main(void) {
     CHECK(nq_mixed_allocate(enc2, m, &tight, plan, tm.llama, tok, (size_t)use, CTX, &rep2, NULL) == NQ_OK);
     CHECK(rep2.tensors == 0 && rep2.bits == rep2.bits_base && rep2.bits_base == rep.bits_base);
     for (int t = 0; t < n; t++) CHECK(enc2[t]->stored_bytes == base[t]->stored_bytes);
+    CHECK(nq_mixed_allocate(enc2, m, &mx, plan, tm.llama, tok, CTX - 1, CTX, &rep2, &e) == NQ_E_ARG &&
+          strstr(e.msg, "make no window"));
     tight.bits_budget = 0;
     CHECK(nq_mixed_allocate(enc2, m, &tight, plan, tm.llama, tok, (size_t)use, CTX, &rep2, &e) == NQ_E_ARG &&
           strstr(e.msg, "bit budget"));
