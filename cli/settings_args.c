@@ -32,9 +32,9 @@ const char cli_settings_help[] =
     "                             0 = layer-wise stage 3 only)\n"
     "  --e2e-lambda X             weight of the hidden-state cosine term (default 10)\n"
     "  --e2e-lr X                 learning-rate factor of the end-to-end step (default 1)\n"
-    "  --no-mixed                 the same stages for every tensor (preset 2 with --calib otherwise\n"
-    "                             codes with {1024,32} and gives a third stage of 256 entries to\n"
-    "                             the tensors whose error costs most, within the bit budget)\n"
+    "  --no-mixed                 the same stages for every tensor (with --calib the presets\n"
+    "                             otherwise give a third codebook stage to the tensors whose\n"
+    "                             error costs most, within the bit budget; docs/FORMAT.md)\n"
     "  --base-stages N            mixed precision for a custom layout: every tensor uses the\n"
     "                             first N stages, stage 3 picks the ones that use all\n"
     "  --bits-budget B            mixed precision: bits per quantized weight, all in (preset's)\n";

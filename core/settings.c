@@ -48,13 +48,13 @@ static void defaults(nq_settings *s) {
  * lowered the held-out calibration KL by 2.4% against 128, though not the validation KL).
  * budget: the issue's all-in bits per quantized weight. mixed: the layout with calibration
  * (nq_settings_mixed), a third stage of +1 bit per weight for the tensors whose error costs the
- * model most, as far as the budget reaches (docs/QUALITY.md, mixed precision): at 2 bits the
- * base {1024, 32} costs 1/8 bit per weight less than {1024, 64} to make room (KL -7% on the
- * tiny model); at 3 and 4 bits the base stays and the extra stage spends what the budget has
- * left (KL -4% and -27%). 1.5 has no room for it. */
+ * model most, as far as the budget reaches (docs/QUALITY.md, mixed precision): at 1.5 and 2
+ * bits the base ({1024, 2}, {1024, 32}) costs 1/8 bit per weight less than the table's layout
+ * to make room (KL -16% and -10.5% on the tiny model); at 3 and 4 bits the base stays and the
+ * extra stage spends what the budget has left (KL -4% and -27%). */
 struct preset { const char *name; int d, K[2], beam, e2e_steps; double budget; int mixed[3]; };
 static const struct preset presets[] = {
-    {"1.5", 8, {1024, 4}, 4, 48, 1.5625, {0, 0, 0}},
+    {"1.5", 8, {1024, 4}, 4, 48, 1.5625, {1024, 2, 256}},
     {"2", 8, {1024, 64}, 4, 48, 2.0625, {1024, 32, 256}},
     {"3", 4, {512, 8}, 8, 256, 3.0625, {512, 8, 16}},
     {"4", 4, {512, 128}, 4, 256, 4.25, {512, 128, 16}},

@@ -1,7 +1,8 @@
 /* Stage 3 mixed precision (core/mixed.c) on the shared tiny model with preset 2's mixed
  * layout and short windows of calib.txt:
- *  - nq_settings_mixed: preset 2 -> {1024, 32, 256} and 4 -> {512, 128, 16} with two base
- *    stages; none for preset 1.5 or with mixed off; an explicit layout is kept;
+ *  - nq_settings_mixed: preset 2 -> {1024, 32, 256}, 1.5 -> {1024, 2, 256} and 4 ->
+ *    {512, 128, 16} with two base stages; none for a custom layout or with mixed off; an
+ *    explicit layout is kept;
  *  - the allocation stays within the bit budget as the written file counts it, gives every
  *    stage to the tensors first in score per weight, to none when the budget has no room, and
  *    their decoded error is lower than with the base stages;
@@ -96,6 +97,9 @@ int main(void) {
     CHECK(mx.nstages == 3 && mx.base_stages == 2 && mx.K[0] == 1024 && mx.K[1] == 32 && mx.K[2] == 256);
     CHECK(nq_settings_code_bits(&mx) == 15.0 / 8 && nq_settings_check(&mx, NULL) == NQ_OK);
     nq_settings_preset(&other, "1.5", NULL);
+    CHECK(nq_settings_mixed(&other, &other) == 1 && other.K[1] == 2 && other.K[2] == 256 && other.bits_budget == 1.5625);
+    other = s;
+    snprintf(other.preset, sizeof other.preset, "custom"); /* a custom layout has no mixed one */
     CHECK(nq_settings_mixed(&other, &other) == 0 && other.nstages == 2 && other.base_stages == 0);
     nq_settings_preset(&other, "4", NULL);
     CHECK(nq_settings_mixed(&other, &other) == 1 && other.nstages == 3 && other.base_stages == 2 &&

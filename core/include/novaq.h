@@ -215,8 +215,9 @@ nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e);
 nq_status nq_settings_check(const nq_settings *s, nq_err *e);
 /* The layout stage 3 uses when it has calibration (mixed precision, issue 4): *out = s with the
  * preset's mixed stages (preset 2: {1024, 32} for every tensor, a third stage of 256 entries
- * for the tensors nq_mixed_allocate picks, within bits_budget; presets 3 and 4: their two
- * stages and a third of 16 entries). Returns 1 if s asks for mixed
+ * for the tensors nq_mixed_allocate picks, within bits_budget; preset 1.5: {1024, 2} and a
+ * third stage of 256 entries; presets 3 and 4: their two stages and a third of 16 entries).
+ * Returns 1 if s asks for mixed
  * precision (s->mixed and a preset that has a mixed layout, or base_stages < nstages given
  * explicitly, kept as it is), else 0 with *out = *s. */
 int nq_settings_mixed(const nq_settings *s, nq_settings *out);
