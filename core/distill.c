@@ -601,7 +601,6 @@ nq_status nq_distill(nq_encoded **enc, const nq_model *m, const nq_settings *s, 
     distill D;
     st = distill_init(&D, enc, m, s, teacher, ctx, e);
     if (st == NQ_OK) {
-        rebuild_all(&D);
         rep->windows_train = (int)(first_held / (size_t)ctx);
         rep->windows_eval = nheld;
         rep->lr_factor = D.lr;
