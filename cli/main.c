@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return EXIT_OK;
     }
-    if (!strcmp(argv[1], "--version")) { printf("novaq %s\n", NQ_VERSION_STRING); return 0; }
+    if (!strcmp(argv[1], "--version")) { printf("%s\n", nq_build_info()); return 0; }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "novaq: unknown command '%s'\n\n", argv[1]);

@@ -290,7 +290,10 @@ static nq_status st_read_rows(const nq_model *m, int t, int64_t row0, int64_t nr
     const nq_tensor_info *ti = &m->tensors[t];
     size_t es = nq_dtype_size(ti->dtype);
     uint64_t first = (uint64_t)row0 * (uint64_t)ti->cols, count = (uint64_t)nrows * (uint64_t)ti->cols;
-    uint8_t *buf = malloc(CHUNK);
+    /* Sized to the request: stage 3 reads one row at a time, and a 1 MiB block per call
+     * costs more than the read (an mmap and page faults each time, under ASan most of all). */
+    size_t cap = count * es < CHUNK ? (size_t)(count * es) : CHUNK;
+    uint8_t *buf = malloc(cap ? cap : 1);
     if (!buf) return nq_fail(e, NQ_E_NOMEM, "out of memory");
     nq_status s = NQ_OK;
     for (uint64_t done = 0; done < count && s == NQ_OK;) {

@@ -17,8 +17,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-if [ -f package.json ] && [ ! -d node_modules ]; then
-  echo "setup: npm ci"
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --silent; else npm install --no-audit --no-fund --silent; fi
+# npm packages: again whenever package-lock.json changed since the last install.
+if [ -f package-lock.json ]; then
+  lock=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ "$(cat node_modules/.novaq-lock-sha256 2>/dev/null)" != "$lock" ]; then
+    echo "setup: npm ci"
+    npm ci --no-audit --no-fund --silent
+    echo "$lock" > node_modules/.novaq-lock-sha256
+  fi
 fi
 echo "setup: ok"

@@ -7,11 +7,38 @@
 #   3. node --test tests/canister/: the Node ic0 emulator runs the real wasm, arguments and
 #      replies encoded with @dfinity/candid and the types of candid/novaq.did (and checks
 #      its own semantics with a tiny probe canister, tests/canister/probe.c);
-#   4. a short libFuzzer run of the Candid codec (NOVAQ_FUZZ_SECONDS, default 20; 0 skips).
+#   4. ic-wasm (npm @icp-sdk/ic-wasm-linux-x64): the exports match candid/novaq.did (lifecycle
+#      hooks listed in canister/hidden-endpoints.txt), the metadata sections are right, and
+#      icp-cli (npm @icp-sdk/icp-cli-linux-x64) builds the same wasm from icp.yaml;
+#   5. a short libFuzzer run of the Candid codec (NOVAQ_FUZZ_SECONDS, default 20; 0 skips).
 # The native Candid unit test (tests/test_candid.c) runs in ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-canister.sh
+wasm=build-canister/novaq_canister.wasm
+icwasm=node_modules/@icp-sdk/ic-wasm-linux-x64/bin/ic-wasm
+icp=node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp
+[ -x "$icwasm" ] && [ -x "$icp" ] || { echo "test-canister: ic-wasm/icp missing in node_modules (run scripts/setup.sh)"; exit 1; }
+"$icwasm" "$wasm" check-endpoints --candid candid/novaq.did --hidden canister/hidden-endpoints.txt
+# The check can fail. ic-wasm 0.11.1 checks against the wasm's own candid:service section when
+# there is one (--candid is then not what it reads), so the broken interfaces go into copies.
+sed 's/^service : {$/service : {\n  not_exported : () -> ();/' candid/novaq.did > build-canister/extra-method.did
+grep -v '^  stats : ' candid/novaq.did > build-canister/less-method.did
+for bad in extra-method less-method; do
+  "$icwasm" "$wasm" -o "build-canister/$bad.wasm" metadata candid:service -f "build-canister/$bad.did" -v public
+  if "$icwasm" "build-canister/$bad.wasm" check-endpoints --candid "build-canister/$bad.did" \
+       --hidden canister/hidden-endpoints.txt >/dev/null 2>&1; then
+    echo "test-canister: ic-wasm check-endpoints accepted $bad.did"; exit 1
+  fi
+done
+[ "$("$icwasm" "$wasm" metadata candid:service)" = "$(cat candid/novaq.did)" ] ||
+  { echo "test-canister: candid:service metadata is not candid/novaq.did"; exit 1; }
+echo "test-canister: $("$icwasm" "$wasm" metadata novaq:build)"
+# icp-cli builds the same bytes from icp.yaml (the build step dfx.json also runs)
+rm -rf .icp/cache/artifacts/novaq
+"$icp" build novaq >/dev/null
+cmp .icp/cache/artifacts/novaq "$wasm" || { echo "test-canister: icp build gave another wasm"; exit 1; }
+echo "test-canister: ic-wasm endpoints and metadata ok; icp build == scripts/build-canister.sh"
 # the probe canister for the emulator's own tests (no libc, ic0 only)
 clang-19 --target=wasm32 -O2 -nostdlib -Wl,--no-entry -o build-canister/probe.wasm tests/canister/probe.c
 # `novaq local` from scripts/test.sh's build when it is newer than every core/cli source

@@ -12,13 +12,15 @@ native=${NOVAQ_BUILD:-build}/tests/test_llama
 [ -x "$native" ] || { echo "test-wasm-llama: native test missing at $native (run scripts/build.sh)"; exit 1; }
 command -v emcc >/dev/null || { echo "test-wasm-llama: emcc not found (apt-get install emscripten)"; exit 1; }
 deps=build-wasm/deps
-[ -f "$deps/lib/libzstd.a" ] && [ -f "$deps/lib/libcjson.a" ] || bash scripts/build-wasm.sh >/dev/null
+core=build-wasm/simd/core/libnovaq_core.a  # the module's own core build (-msimd128)
+[ -f "$deps/lib/libzstd.a" ] && [ -f "$deps/lib/libcjson.a" ] && [ -f "$core" ] || bash scripts/build-wasm.sh >/dev/null
+cmake --build build-wasm/simd --target novaq_core >/dev/null  # current with core/
 out=build-wasm/llama-test
 mkdir -p "$out"
 data=$PWD/tests/data
 emcc -O2 -msimd128 -std=c11 -Wall -Wextra -ffp-contract=off -Icore -Icore/include -Itests -I"$deps/include" \
   -DNOVAQ_TEST_DATA="\"$data\"" -DNOVAQ_BIN='"novaq"' \
-  tests/test_llama.c tests/testutil.c core/*.c "$deps/lib/libzstd.a" "$deps/lib/libcjson.a" \
+  tests/test_llama.c tests/testutil.c "$core" "$deps/lib/libzstd.a" "$deps/lib/libcjson.a" \
   -sNODERAWFS=1 -sALLOW_MEMORY_GROWTH=1 -sEXIT_RUNTIME=1 -sSINGLE_FILE=1 -o "$out/test_llama.js"
 mv "$out/test_llama.js" "$out/test_llama.cjs" # package.json says "type": "module"
 node "$out/test_llama.cjs" > "$out/wasm.txt" 2>&1 || { cut -c1-300 "$out/wasm.txt" | tail -20; echo "test-wasm-llama: wasm test failed"; exit 1; }
@@ -30,7 +32,7 @@ grep -q "kernel variant wasm-simd128 checked" "$out/wasm.txt" || { echo "test-wa
 # The training pass of stage 3 end to end: the same gradient bits on both targets.
 emcc -O2 -msimd128 -std=c11 -Wall -Wextra -ffp-contract=off -Icore -Icore/include -Itests -I"$deps/include" \
   -DNOVAQ_TEST_DATA="\"$data\"" -DNOVAQ_BIN='"novaq"' \
-  tests/test_train.c tests/testutil.c core/*.c "$deps/lib/libzstd.a" "$deps/lib/libcjson.a" \
+  tests/test_train.c tests/testutil.c "$core" "$deps/lib/libzstd.a" "$deps/lib/libcjson.a" \
   -sNODERAWFS=1 -sALLOW_MEMORY_GROWTH=1 -sEXIT_RUNTIME=1 -sSINGLE_FILE=1 -o "$out/test_train.js"
 mv "$out/test_train.js" "$out/test_train.cjs"
 node "$out/test_train.cjs" > "$out/wasm-train.txt" 2>&1 || { tail -20 "$out/wasm-train.txt"; echo "test-wasm-llama: wasm training test failed"; exit 1; }

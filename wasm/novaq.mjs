@@ -126,6 +126,8 @@ class Novaq {
     this.f = new Proxy({}, { get: (_, n) => ex(n) });
     this.ctx = this.f.nqw_ctx_new();
     this.version = mod.UTF8ToString(this.f.nqw_version());
+    // library, zstd and cJSON versions and their Debian source versions (nq_build_info)
+    this.buildInfo = mod.UTF8ToString(this.f.nqw_build_info());
     this.kernelVariant = mod.UTF8ToString(this.f.nqw_kernel_variant());
   }
 

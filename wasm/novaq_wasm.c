@@ -53,6 +53,7 @@ EMSCRIPTEN_KEEPALIVE const char *nqw_error_message(nqw_ctx *c) { return c->err.m
 EMSCRIPTEN_KEEPALIVE int nqw_error_code(nqw_ctx *c) { return (int)c->err.code; }
 EMSCRIPTEN_KEEPALIVE const char *nqw_status_name(int s) { return nq_status_name((nq_status)s); }
 EMSCRIPTEN_KEEPALIVE const char *nqw_version(void) { return NQ_VERSION_STRING; }
+EMSCRIPTEN_KEEPALIVE const char *nqw_build_info(void) { return nq_build_info(); }
 
 static nq_status ok(nqw_ctx *c) {
     c->err.code = NQ_OK;

@@ -21,7 +21,7 @@ let container = null;
 
 async function init({ simd }) {
   nq = await createNovaq({ simd: simd !== false });
-  return { version: nq.version, kernel: nq.kernelVariant };
+  return { version: nq.version, buildInfo: nq.buildInfo, kernel: nq.kernelVariant };
 }
 
 // Readers in the order the core expects: the index's file list when there is an index.

@@ -42,6 +42,11 @@ typedef struct nq_err {
 } nq_err;
 
 const char *nq_status_name(nq_status s);
+
+/* One line naming this build: library and format version, the zstd and cJSON versions compiled
+ * in and where they came from (e.g. "novaq 0.1.0 (format 2); zstd 1.5.4, cJSON 1.7.15; from
+ * Debian source libzstd 1.5.4+dfsg2-5 (bookworm), ..."). A static string. */
+const char *nq_build_info(void);
 /* Sets e (if non-NULL) and returns code. printf-style. */
 nq_status nq_fail(nq_err *e, nq_status code, const char *fmt, ...)
 #if defined(__GNUC__)

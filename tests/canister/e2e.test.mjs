@@ -41,6 +41,11 @@ test('embedded candid interface is candid/novaq.did', async () => {
   const sec = WebAssembly.Module.customSections(mod, 'icp:public candid:service');
   assert.equal(sec.length, 1);
   assert.equal(Buffer.from(sec[0]).toString('utf8'), DID_TEXT);
+  // what it was built from: the Debian source versions scripts/fetch-deb-sources.sh verified
+  const build = WebAssembly.Module.customSections(mod, 'icp:public novaq:build');
+  assert.equal(build.length, 1);
+  assert.match(Buffer.from(build[0]).toString('utf8'),
+    /^novaq \d+\.\d+\.\d+ canister; zstd and cJSON from Debian source libzstd \S+ \(\S+\), cjson \S+ \(\S+\)$/);
   // every method of the .did is exported with the right kind, and nothing else is
   const { methods } = await import('./harness.mjs');
   const exported = WebAssembly.Module.exports(mod).map((e) => e.name).filter((n) => n.startsWith('canister_'));

@@ -33,6 +33,18 @@ test('the SIMD build uses the wasm SIMD128 kernels', () => {
   assert.match(nq.version, /^\d+\.\d+\.\d+$/);
 });
 
+// The compressed parts are zstd's bytes, so byte-identity with the native CLI needs the same
+// zstd upstream version on both sides (docs/FORMAT.md, "zstd"); the module names the Debian
+// source version it was built from (scripts/fetch-deb-sources.sh).
+test('the module records its zstd/cJSON versions, and zstd matches the native build', () => {
+  const zstdOf = (s) => (s.match(/zstd (\d+\.\d+\.\d+)/) || [])[1];
+  assert.match(nq.buildInfo, /^novaq \d+\.\d+\.\d+ \(format \d+\); zstd \d+\.\d+\.\d+, cJSON \d+\.\d+\.\d+; from Debian source libzstd \S+ \(\S+\), cjson \S+ \(\S+\)$/);
+  const native = execFileSync(nativeBin, ['--version'], { encoding: 'utf8' }).trim();
+  assert.ok(zstdOf(native), `native --version names no zstd version: ${native}`);
+  assert.equal(zstdOf(nq.buildInfo), zstdOf(native),
+    `wasm zstd ${zstdOf(nq.buildInfo)} vs native ${zstdOf(native)}: compressed parts would differ`);
+});
+
 test('SIMD dist2 is bit-identical to the scalar reference (d = 1..40, odd magnitudes)', () => {
   const k = nq.kernels(), r = rng(12345);
   for (let d = 1; d <= 40; d++) {
