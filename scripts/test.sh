@@ -4,9 +4,11 @@
 # targets (ctest labels canister and wasm: scripts/test-canister.sh, test-wasm.sh,
 # test-wasm-llama.sh). Prints each stage's time at the end, pass or fail.
 #
-#   scripts/test.sh            the default set (ctest label "fast"; what .ci/run runs): on an
-#                              idle 2-core machine well under 25 minutes (docs/BENCHMARKS.md)
-#   scripts/test.sh --full     also the "slow" tests, and every test under the sanitizers
+#   scripts/test.sh            the default set (what .ci/run runs): every native test, "slow"
+#                              included (about 1.5 CPU minutes), the "fast" ones again under
+#                              ASan+UBSan; on an idle 2-core machine well under 25 minutes
+#                              (docs/BENCHMARKS.md, "Test suite time")
+#   scripts/test.sh --full     also the "slow" tests under the sanitizers (another ~10 minutes)
 #                              (NOVAQ_TEST_FULL=1 does the same)
 # Labels (tests/CMakeLists.txt): fast, slow, python, wasm, canister. One label by
 # hand: (cd build && ctest -L python).
@@ -44,7 +46,8 @@ stage() { # name, command...
 }
 in_dir() { local d=$1; shift; (cd "$d" && "$@"); }
 
-if [ "$full" = 1 ]; then native_sel=(-LE 'wasm|canister'); asan_sel=(); else native_sel=(-L fast -LE 'wasm|canister'); asan_sel=(-L fast); fi
+native_sel=(-LE 'wasm|canister')
+if [ "$full" = 1 ]; then asan_sel=(); else asan_sel=(-L fast); fi
 stage setup bash scripts/setup.sh
 stage "native build" bash scripts/build.sh
 stage "native ctest" in_dir build ctest --output-on-failure -j"$jobs" "${native_sel[@]}"
