@@ -1,6 +1,6 @@
 /* fuzz_candid.c - libFuzzer target for the canister's Candid decoder (and encoder: what
  * decodes must re-encode and decode to the same values). Built and run by
- * scripts/fuzz-candid.sh.
+ * scripts/fuzz.sh candid.
  * Decodes the input against every argument type the canister accepts (candid/novaq.did),
  * with ASan+UBSan watching for out-of-bounds reads, overflows and leaks. */
 #include <stdint.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../canister/candid.c"
-#include "../canister/iface.c"
+#include "../../canister/candid.c"
+#include "../../canister/iface.c"
 
 static const cd_type t_pair_text[] = {CD_PRIM(CD_TEXT)};
 
