@@ -50,11 +50,10 @@ static nq_status read_header(const nq_reader *r, char **json, uint64_t *data_sta
 }
 
 static int get_u64(const cJSON *v, uint64_t *out) {
-    /* JSON numbers are doubles; accept only exact non-negative integers below 2^53. */
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740992.0) return 0;
-    uint64_t u = (uint64_t)v->valuedouble;
-    if ((double)u != v->valuedouble) return 0;
-    *out = u;
+    /* JSON numbers are doubles; accept only exact non-negative integers up to 2^53. */
+    int64_t x;
+    if (!cJSON_IsNumber(v) || !nq_f64_to_i64(v->valuedouble, 0, 9007199254740992LL, &x)) return 0;
+    *out = (uint64_t)x;
     return 1;
 }
 
