@@ -151,6 +151,14 @@ static nq_status read_frame(const nq_reader *r, nv_file *f, reporter *rep) {
                NQ_FORMAT_VERSION);
         return NQ_E_UNSUPPORTED;
     }
+    /* No flag is defined in version 2 and the writer stores 0. The flags are covered by no
+     * hash, so any other value is rejected: otherwise they could be changed and the file
+     * would still validate (every byte of a file must be checked by something). */
+    if (nq_get_u32(hdr + 12) != 0) {
+        report(rep, "header", "flags (bytes 12-15) are 0x%08x; version %d defines none, they must be 0",
+               (unsigned)nq_get_u32(hdr + 12), NQ_FORMAT_VERSION);
+        return NQ_E_FORMAT;
+    }
     if (memcmp(foot + 52, NQ_FOOTER_MAGIC, 4) || nq_get_u32(foot + 48) != NQ_FORMAT_VERSION) {
         report(rep, "footer", "bad footer magic or version at byte %llu (file truncated or appended to?)",
                (unsigned long long)(r->size - NQ_FOOTER_SIZE));
