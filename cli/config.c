@@ -251,7 +251,7 @@ static const char *canonical(const char *key) {
 
 static int apply(cfg *c, const cfg_item *it, nq_settings *s) {
     const char *k = canonical(it->key);
-    double x;
+    double x = 0; /* num() sets it only on success; the casts below run either way */
     int b, rc = 0;
     if (!strcmp(k, "model.compression.bits_per_weight")) return 0; /* applied first */
     if (!strcmp(k, "model.compression.subspaces")) { rc = num(c, it, 0, 1, 64, 1, &x); s->d = (int)x; }

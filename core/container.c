@@ -109,7 +109,7 @@ nq_status nq_container_begin(nq_container **out, const nq_writer *w, const nq_se
     uint8_t hdr[NQ_HEADER_SIZE];
     memcpy(hdr, NQ_MAGIC, 8);
     nq_put_u32(hdr + 8, NQ_FORMAT_VERSION);
-    nq_put_u32(hdr + 12, 0);
+    nq_put_u32(hdr + 12, 0); /* flags: none defined; readers reject any other value */
     if ((st = put(c, hdr, sizeof hdr, e))) { nq_container_abort(c); return st; }
     c->shard_start = c->pos;
     nq_sha256_init(&c->shard_hash);

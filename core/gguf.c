@@ -215,7 +215,7 @@ static nq_status parse_value(gg_cur *c, uint32_t ty, int depth, const char *key,
 static nq_status parse_array(gg_cur *c, int depth, const char *key, int want, cJSON **out) {
     uint32_t et;
     uint64_t n;
-    nq_status s;
+    nq_status s = NQ_OK;
     if ((s = cur_u32(c, &et, "array element type")) || (s = cur_u64(c, &n, "array length")))
         return s;
     if (et >= GV_COUNT)
@@ -229,25 +229,31 @@ static nq_status parse_array(gg_cur *c, int depth, const char *key, int want, cJ
                        "fit in the %llu bytes left", c->name, key, (unsigned long long)n,
                        gv_names[et], (unsigned long long)c->pos, (unsigned long long)cur_left(c));
     int full = want && n <= GG_JSON_ARRAY_MAX;
+    cJSON *arr = NULL; /* owned here until returned: every failure below deletes it */
     if (want) {
-        *out = full ? cJSON_CreateArray() : cJSON_CreateObject();
-        if (!*out) return nq_fail(c->e, NQ_E_NOMEM, "out of memory");
-        if (!full) {
-            cJSON_AddStringToObject(*out, "array_of", gv_names[et]);
-            cJSON_AddNumberToObject(*out, "count", (double)n);
+        arr = full ? cJSON_CreateArray() : cJSON_CreateObject();
+        if (!arr || (!full && (!cJSON_AddStringToObject(arr, "array_of", gv_names[et]) ||
+                               !cJSON_AddNumberToObject(arr, "count", (double)n)))) {
+            cJSON_Delete(arr);
+            return nq_fail(c->e, NQ_E_NOMEM, "out of memory");
         }
     }
-    if (!full && et != GV_STRING && et != GV_ARRAY && et != GV_BOOL)
-        return cur_get(c, NULL, n * gv_size[et], "array data"); /* fixed size: skip at once */
-    for (uint64_t i = 0; i < n; i++) {
-        cJSON *item = NULL;
-        if ((s = parse_value(c, et, depth + 1, key, full, full ? &item : NULL))) return s;
-        if (full) cJSON_AddItemToArray(*out, item);
+    if (!full && et != GV_STRING && et != GV_ARRAY && et != GV_BOOL) {
+        s = cur_get(c, NULL, n * gv_size[et], "array data"); /* fixed size: skip at once */
+    } else {
+        for (uint64_t i = 0; i < n && s == NQ_OK; i++) {
+            cJSON *item = NULL;
+            s = parse_value(c, et, depth + 1, key, full, full ? &item : NULL);
+            if (s == NQ_OK && full) cJSON_AddItemToArray(arr, item);
+        }
     }
+    if (s) { cJSON_Delete(arr); return s; }
+    if (want) *out = arr;
     return NQ_OK;
 }
 
-/* Parse one value of type ty; if want, return it as JSON in *out. */
+/* Parse one value of type ty; if want, return it as JSON in *out. On failure nothing is
+ * returned and nothing stays allocated. */
 static nq_status parse_value(gg_cur *c, uint32_t ty, int depth, const char *key, int want,
                              cJSON **out) {
     if (ty >= GV_COUNT)
@@ -304,7 +310,7 @@ static nq_status parse_kvs(gg_cur *c, uint64_t nkv, cJSON *meta, uint32_t *align
             break;
         }
         if ((s = cur_u32(c, &ty, "metadata value type"))) break;
-        if ((s = parse_value(c, ty, 0, keys[i], 1, &v))) break;
+        if ((s = parse_value(c, ty, 0, keys[i], 1, &v))) break; /* v stays NULL */
         if (!strcmp(keys[i], "general.alignment")) {
             double a = cJSON_IsNumber(v) ? v->valuedouble : 0;
             if (ty != GV_U32 || a < 1 || ((uint32_t)a & ((uint32_t)a - 1)))
@@ -312,7 +318,10 @@ static nq_status parse_kvs(gg_cur *c, uint64_t nkv, cJSON *meta, uint32_t *align
                             "two (type %s, value %g)", c->name, gv_names[ty], a);
             else *align = (uint32_t)a;
         }
-        cJSON_AddItemToObject(meta, keys[i], v);
+        if (!cJSON_AddItemToObject(meta, keys[i], v)) {
+            cJSON_Delete(v);
+            if (s == NQ_OK) s = nq_fail(c->e, NQ_E_NOMEM, "out of memory");
+        }
     }
     const char *dup = s == NQ_OK ? find_duplicate(keys, (size_t)nkv) : NULL;
     if (dup) s = nq_fail(c->e, NQ_E_FORMAT, "%s: metadata key '%s' appears twice", c->name, dup);

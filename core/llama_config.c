@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "novaq.h"
+#include "util.h"
 
 static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
 
@@ -20,10 +21,10 @@ static nq_status get_int(const cJSON *root, const char *key, int def, int *out, 
         *out = def;
         return NQ_OK;
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e8 ||
-        v->valuedouble != (double)(int)v->valuedouble)
-        return nq_fail(e, NQ_E_FORMAT, "config.json: '%s' must be a positive integer", key);
-    *out = (int)v->valuedouble;
+    int64_t x;
+    if (!cJSON_IsNumber(v) || !nq_f64_to_i64(v->valuedouble, 1, 100000000, &x))
+        return nq_fail(e, NQ_E_FORMAT, "config.json: '%s' must be a positive integer (at most 1e8)", key);
+    *out = (int)x;
     return NQ_OK;
 }
 

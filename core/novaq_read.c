@@ -82,11 +82,37 @@ static void nv_free(void *p) {
 
 /* ------------------------------------------------------------ JSON helpers */
 
+#define JSON_MAX_INT 9007199254740992LL /* 2^53: larger JSON numbers are not exact */
+
+/* o[key] as an integer in [0, 2^53]; 0 if missing, not a number, fractional or out of range. */
 static int num_u64(const cJSON *o, const char *key, uint64_t *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740992.0) return 0;
-    *out = (uint64_t)v->valuedouble;
-    return (double)*out == v->valuedouble;
+    int64_t x;
+    if (!cJSON_IsNumber(v) || !nq_f64_to_i64(v->valuedouble, 0, JSON_MAX_INT, &x)) return 0;
+    *out = (uint64_t)x;
+    return 1;
+}
+
+/* The codebook size K[i] of a 'vq' description or codebook set (a power of two in
+ * 2..65536) and its bits; 0 after reporting what is wrong with it at `where`. */
+static int codebook_size(const cJSON *k, const char *field, int i, const char *where, reporter *rep,
+                         int *K, int *bits) {
+    int64_t v = 0;
+    int b = 0;
+    if (cJSON_IsNumber(k) && nq_f64_to_i64(k->valuedouble, 2, 65536, &v))
+        while ((1 << b) < v) b++;
+    if (v < 2 || (1 << b) != v) {
+        if (cJSON_IsNumber(k))
+            report(rep, where, "%s[%d] = %.15g: a codebook size must be an integer power of two in 2..65536",
+                   field, i, k->valuedouble);
+        else
+            report(rep, where, "%s[%d] is not a number: a codebook size must be an integer power of two in "
+                   "2..65536", field, i);
+        return 0;
+    }
+    *K = (int)v;
+    *bits = b;
+    return 1;
 }
 
 static const char *str(const cJSON *o, const char *key) {
@@ -124,6 +150,14 @@ static nq_status read_frame(const nq_reader *r, nv_file *f, reporter *rep) {
         report(rep, "header", "format version %u is not supported (this build reads %d)", nq_get_u32(hdr + 8),
                NQ_FORMAT_VERSION);
         return NQ_E_UNSUPPORTED;
+    }
+    /* No flag is defined in version 2 and the writer stores 0. The flags are covered by no
+     * hash, so any other value is rejected: otherwise they could be changed and the file
+     * would still validate (every byte of a file must be checked by something). */
+    if (nq_get_u32(hdr + 12) != 0) {
+        report(rep, "header", "flags (bytes 12-15) are 0x%08x; version %d defines none, they must be 0",
+               (unsigned)nq_get_u32(hdr + 12), NQ_FORMAT_VERSION);
+        return NQ_E_FORMAT;
     }
     if (memcmp(foot + 52, NQ_FOOTER_MAGIC, 4) || nq_get_u32(foot + 48) != NQ_FORMAT_VERSION) {
         report(rep, "footer", "bad footer magic or version at byte %llu (file truncated or appended to?)",
@@ -238,10 +272,9 @@ static int parse_shape(const cJSON *o, nq_tensor_info *ti) {
     ti->ndim = 0;
     uint64_t count = 1;
     for (const cJSON *d = sh->child; d; d = d->next) {
-        if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > (double)(1ull << 40) ||
-            (double)(int64_t)d->valuedouble != d->valuedouble)
-            return 0;
-        uint64_t x = (uint64_t)d->valuedouble;
+        int64_t v;
+        if (!cJSON_IsNumber(d) || !nq_f64_to_i64(d->valuedouble, 0, 1ll << 40, &v)) return 0;
+        uint64_t x = (uint64_t)v;
         if (x && count > (1ull << 50) / x) return 0;
         count *= x;
         ti->shape[ti->ndim++] = (int64_t)x;
@@ -266,16 +299,11 @@ static void check_vq(const cJSON *o, const nq_tensor_info *ti, nv_tensor *vt, co
     vt->d = (int)d;
     vt->scope_rows = (int64_t)scope;
     vt->nstages = 0;
-    for (const cJSON *k = K->child; k; k = k->next) {
-        int v = cJSON_IsNumber(k) ? (int)k->valuedouble : 0, b = 0;
-        while (b < 17 && (1 << b) < v) b++;
-        if (v < 2 || v > 65536 || (1 << b) != v || (double)v != k->valuedouble) {
-            report(rep, where, "codebook size is not a power of two in 2..65536");
+    for (const cJSON *k = K->child; k; k = k->next, vt->nstages++) {
+        if (!codebook_size(k, "vq.K", vt->nstages, where, rep, &vt->K[vt->nstages], &vt->bits[vt->nstages])) {
             vt->vq = -1;
             return;
         }
-        vt->K[vt->nstages] = v;
-        vt->bits[vt->nstages++] = b;
     }
     const cJSON *rm = cJSON_GetObjectItemCaseSensitive(vq, "row_mean");
     if (!cJSON_IsBool(rm)) { report(rep, where, "'vq' lacks boolean 'row_mean'"); vt->vq = -1; return; }
@@ -435,14 +463,12 @@ static void parse_sets(const cJSON *root, nv_file *f, reporter *rep) {
         }
         cs->d = (int)d;
         for (const cJSON *k = K->child; k; k = k->next) {
-            int v = cJSON_IsNumber(k) ? (int)k->valuedouble : 0, b = 0;
-            while (b < 17 && (1 << b) < v) b++;
-            if (v < 2 || v > 65536 || (1 << b) != v || (double)v != k->valuedouble) {
-                report(rep, where, "codebook size is not a power of two in 2..65536");
+            int bits;
+            if (!codebook_size(k, "K", cs->nstages, where, rep, &cs->K[cs->nstages], &bits)) {
                 cs->nstages = 0;
                 break;
             }
-            cs->K[cs->nstages++] = v;
+            cs->nstages++;
         }
         int k = 0;
         for (const cJSON *p = parts->child; p && cs->nstages; p = p->next, k++) {

@@ -50,11 +50,10 @@ static nq_status read_header(const nq_reader *r, char **json, uint64_t *data_sta
 }
 
 static int get_u64(const cJSON *v, uint64_t *out) {
-    /* JSON numbers are doubles; accept only exact non-negative integers below 2^53. */
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740992.0) return 0;
-    uint64_t u = (uint64_t)v->valuedouble;
-    if ((double)u != v->valuedouble) return 0;
-    *out = u;
+    /* JSON numbers are doubles; accept only exact non-negative integers up to 2^53. */
+    int64_t x;
+    if (!cJSON_IsNumber(v) || !nq_f64_to_i64(v->valuedouble, 0, 9007199254740992LL, &x)) return 0;
+    *out = (uint64_t)x;
     return 1;
 }
 
@@ -126,20 +125,28 @@ static int span_cmp(const void *a, const void *b) {
     return x->tensor - y->tensor;
 }
 
+/* No two non-empty tensors of one file share a byte. Spans are sorted by start and each is
+ * compared with the furthest end seen so far (not only its predecessor's: a short span must
+ * not hide a long one from the spans after it). Empty tensors own no bytes and may sit
+ * anywhere in the data section (parse_entry already checked they lie inside it). */
 static nq_status check_overlaps(const nq_model *m, const nq_reader *r, int first, int n, nq_err *e) {
     st_span *sp = malloc((n ? (size_t)n : 1) * sizeof *sp);
     if (!sp) return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    int k = 0;
     for (int i = 0; i < n; i++) {
         const nq_tensor_info *ti = &m->tensors[first + i];
-        sp[i] = (st_span){ti->offset, ti->offset + ti->nbytes, first + i};
+        if (ti->nbytes) sp[k++] = (st_span){ti->offset, ti->offset + ti->nbytes, first + i};
     }
-    qsort(sp, (size_t)n, sizeof *sp, span_cmp);
+    qsort(sp, (size_t)k, sizeof *sp, span_cmp);
     nq_status s = NQ_OK;
-    for (int i = 1; i < n && s == NQ_OK; i++)
-        if (sp[i].begin < sp[i - 1].end && sp[i].end > sp[i].begin)
+    int far = 0; /* the span with the furthest end among sp[0..i) */
+    for (int i = 1; i < k && s == NQ_OK; i++) {
+        if (sp[i].begin < sp[far].end)
             s = nq_fail(e, NQ_E_FORMAT, "%s: tensors '%s' and '%s' overlap at byte %llu", fname(r),
-                        m->tensors[sp[i - 1].tensor].name, m->tensors[sp[i].tensor].name,
+                        m->tensors[sp[far].tensor].name, m->tensors[sp[i].tensor].name,
                         (unsigned long long)sp[i].begin);
+        if (sp[i].end > sp[far].end) far = i;
+    }
     free(sp);
     return s;
 }

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 #include "novaq.h"
 #include "tokenizer_unicode.h"
+#include "util.h"
 
 /* ------------------------------------------------------------ hash map */
 
@@ -163,19 +164,20 @@ static nq_status set_token(nq_tokenizer *t, int32_t id, const uint8_t *b, size_t
 
 /* Largest id named by model.vocab or added_tokens, plus one. */
 static nq_status count_ids(const cJSON *vocab, const cJSON *added, int32_t *size, nq_err *e) {
-    double mx = -1;
+    int64_t mx = -1, x;
     for (const cJSON *v = vocab->child; v; v = v->next) {
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 16777216 ||
-            v->valuedouble != (double)(int32_t)v->valuedouble)
-            return nq_fail(e, NQ_E_FORMAT, "tokenizer.json: model.vocab['%s'] is not a valid id",
-                           v->string ? v->string : "?");
-        if (v->valuedouble > mx) mx = v->valuedouble;
+        if (!cJSON_IsNumber(v) || !nq_f64_to_i64(v->valuedouble, 0, 16777216, &x))
+            return nq_fail(e, NQ_E_FORMAT, "tokenizer.json: model.vocab['%s'] is not a valid id "
+                           "(an integer in 0..16777216)", v->string ? v->string : "?");
+        if (x > mx) mx = x;
     }
-    for (const cJSON *a = added ? added->child : NULL; a; a = a->next) {
+    int i = 0;
+    for (const cJSON *a = added ? added->child : NULL; a; a = a->next, i++) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id");
-        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > 16777216)
-            return nq_fail(e, NQ_E_FORMAT, "tokenizer.json: added_tokens entry without a valid id");
-        if (id->valuedouble > mx) mx = id->valuedouble;
+        if (!cJSON_IsNumber(id) || !nq_f64_to_i64(id->valuedouble, 0, 16777216, &x))
+            return nq_fail(e, NQ_E_FORMAT, "tokenizer.json: added_tokens[%d] has no valid 'id' (an "
+                           "integer in 0..16777216)", i);
+        if (x > mx) mx = x;
     }
     if (mx < 0) return nq_fail(e, NQ_E_FORMAT, "tokenizer.json: model.vocab is empty");
     *size = (int32_t)mx + 1;

@@ -10,4 +10,9 @@ void nq_put_u32(uint8_t *p, uint32_t v);
 void nq_put_u64(uint8_t *p, uint64_t v);
 uint32_t nq_get_u32(const uint8_t *p);
 uint64_t nq_get_u64(const uint8_t *p);
+/* x as an integer in [lo, hi] (both within +-2^53): 1 with *out = x if x is finite, integral
+ * and in range, else 0 (*out untouched). Every number read from JSON (a double: 2e64, 1e308,
+ * an infinity from 1e999) goes through this before it becomes an integer, because converting
+ * an out-of-range double to an integer type is undefined behaviour. */
+int nq_f64_to_i64(double x, int64_t lo, int64_t hi, int64_t *out);
 #endif

@@ -39,21 +39,6 @@ static nq_mem_sink compress(unsigned char *file, size_t size, const nq_settings 
     return sink;
 }
 
-/* The file with its manifest text replaced by `man` (footer re-hashed). */
-static uint8_t *with_manifest(const nq_mem_sink *f, const char *man, size_t *n) {
-    uint64_t off = nq_get_u64(f->buf + f->size - NQ_FOOTER_SIZE);
-    size_t ml = strlen(man);
-    *n = off + ml + NQ_FOOTER_SIZE;
-    uint8_t *b = malloc(*n);
-    memcpy(b, f->buf, off);
-    memcpy(b + off, man, ml);
-    uint8_t *foot = b + off + ml;
-    memcpy(foot, f->buf + f->size - NQ_FOOTER_SIZE, NQ_FOOTER_SIZE);
-    nq_put_u64(foot + 8, ml);
-    nq_sha256(man, ml, foot + 16);
-    return b;
-}
-
 typedef struct seen { int n; char text[2048]; } seen;
 static void collect(void *ctx, const char *where, const char *what) {
     seen *s = ctx;
@@ -64,19 +49,10 @@ static void collect(void *ctx, const char *where, const char *what) {
 
 /* Replace the first `from` in the manifest by `to`; the validator must name `expect`. */
 static void damaged(const nq_mem_sink *f, const char *from, const char *to, const char *expect) {
-    uint64_t off = nq_get_u64(f->buf + f->size - NQ_FOOTER_SIZE), ml = nq_get_u64(f->buf + f->size - 48);
-    char *man = malloc(ml + strlen(to) + 1);
-    memcpy(man, f->buf + off, ml);
-    man[ml] = 0;
-    char *p = strstr(man, from);
-    CHECK(p != NULL);
-    if (!p) { fprintf(stderr, "no '%s' in the manifest\n", from); free(man); return; }
-    char *rest = nq_strdup(p + strlen(from));
-    strcpy(p, to);
-    strcat(p, rest);
-    free(rest);
     size_t n;
-    uint8_t *b = with_manifest(f, man, &n);
+    uint8_t *b = tu_edit_manifest(f, from, to, &n);
+    CHECK(b != NULL);
+    if (!b) return;
     nq_mem_source src = {b, n};
     nq_reader r = nq_reader_mem(&src, "bad.novaq");
     seen s = {0};
@@ -86,7 +62,6 @@ static void damaged(const nq_mem_sink *f, const char *from, const char *to, cons
     nq_model *m = NULL;
     CHECK(nq_novaq_open(&m, &r, NULL) != NQ_OK && !m);
     free(b);
-    free(man);
 }
 
 static double sse_of(nq_model *m, const char *name, const float *w) {
@@ -157,6 +132,37 @@ int main(void) {
     damaged(&f, "\"codebooks\":[{\"index\":0,\"d\":8", "\"codebooks\":[{\"index\":0,\"d\":4", "codebook of set 0");
     damaged(&f, "\"codebooks\":[", "\"codebookz\":[", "missing array 'codebooks'");
     damaged(&f, "\"row_mean\":false", "\"row_mean\":true", "wrong size");
+    /* JSON numbers are doubles: every one is range-checked before it becomes an integer
+     * (an out-of-range conversion is undefined behaviour; UBSan's float-cast-overflow in the
+     * ASan build aborts on one). Codebook sizes of the tensor and of the set: */
+    static const struct { const char *k, *shown; } bad_k[] = {
+        {"2e64", "2e+64"}, {"-1", "-1"}, {"1e308", "1e+308"}, {"1e999", "inf"}, {"-1e999", "-inf"},
+        {"1024.5", "1024.5"}, {"1023.9999999", "1023.9999999"}, {"-2147483648", "-2147483648"},
+        {"4294967296", "4294967296"}, {"131072", "131072"}, {"1000", "1000"}, {"0", "0"}};
+    for (size_t i = 0; i < sizeof bad_k / sizeof bad_k[0]; i++) {
+        char to[96], want[160];
+        snprintf(to, sizeof to, "\"vq\":{\"d\":8,\"K\":[64,%s]", bad_k[i].k);
+        snprintf(want, sizeof want, "tensor 0 'a.weight': vq.K[1] = %s: a codebook size must be an "
+                 "integer power of two in 2..65536", bad_k[i].shown);
+        damaged(&f, "\"vq\":{\"d\":8,\"K\":[1024,64]", to, want);
+        snprintf(to, sizeof to, "\"d\":8,\"K\":[%s,64],\"parts\"", bad_k[i].k);
+        snprintf(want, sizeof want, "codebook set 0: K[0] = %s: a codebook size", bad_k[i].shown);
+        damaged(&f, "\"d\":8,\"K\":[1024,64],\"parts\"", to, want);
+    }
+    damaged(&f, "\"vq\":{\"d\":8,\"K\":[1024,64]", "\"vq\":{\"d\":8,\"K\":[1024,\"64\"]",
+            "tensor 0 'a.weight': vq.K[1] is not a number");
+    /* the other integers: shape, d, scope_rows, part and shard fields */
+    damaged(&f, "\"shape\":[64,96]", "\"shape\":[64,2e64]", "tensor 0 'a.weight': invalid 'shape'");
+    damaged(&f, "\"shape\":[64,96]", "\"shape\":[64,96.5]", "tensor 0 'a.weight': invalid 'shape'");
+    damaged(&f, "\"shape\":[64,96]", "\"shape\":[-1e999,96]", "tensor 0 'a.weight': invalid 'shape'");
+    damaged(&f, "\"vq\":{\"d\":8", "\"vq\":{\"d\":1e308", "tensor 0 'a.weight': invalid 'vq' description");
+    damaged(&f, "\"vq\":{\"d\":8", "\"vq\":{\"d\":8.5", "tensor 0 'a.weight': invalid 'vq' description");
+    damaged(&f, "\"scope_rows\":64", "\"scope_rows\":2e64", "tensor 0 'a.weight': invalid 'vq' description");
+    damaged(&f, "\"size\":8,", "\"size\":1e999,", "tensor 0 'a.weight' part 0: missing or invalid");
+    damaged(&f, "\"offset\":16144", "\"offset\":-2e64", "tensor 0 'a.weight' part 0: missing or invalid");
+    damaged(&f, "\"index\":0,\"offset\":16,", "\"index\":0,\"offset\":16.000001,",
+            "shard 0: missing or invalid 'offset'/'size'");
+    damaged(&f, "\"index\":0,\"offset\":16,", "\"index\":1e300,\"offset\":16,", "shard 0: 'index' must be 0");
     /* per-tensor sets (no sharing) still round-trip; the shared file is smaller */
     s.share_codebooks = 0;
     nq_mem_sink g = compress(file, size, &s);

@@ -28,11 +28,7 @@ static nq_encoded **encode_all(const nq_model *m, const nq_settings *s, nq_plan 
 }
 
 static const char *manifest_of(const nq_mem_sink *f, char **owned) {
-    uint64_t off = nq_get_u64(f->buf + f->size - NQ_FOOTER_SIZE), ml = nq_get_u64(f->buf + f->size - 48);
-    *owned = malloc(ml + 1);
-    memcpy(*owned, f->buf + off, ml);
-    (*owned)[ml] = 0;
-    return *owned;
+    return *owned = tu_manifest_of(f);
 }
 
 /* Number of stages tensor `name` lists in the manifest ("K":[...]). */
@@ -47,25 +43,10 @@ static int stages_in(const char *man, const char *name) {
 
 /* The file with the first `from` in its manifest replaced by `to`: validation names `expect`. */
 static void damaged(const nq_mem_sink *f, const char *from, const char *to, const char *expect) {
-    char *man;
-    manifest_of(f, &man);
-    char *p = strstr(man, from);
-    CHECK(p != NULL);
-    if (!p) { free(man); return; }
-    char *rest = nq_strdup(p + strlen(from));
-    size_t head = (size_t)(p - man), ml = head + strlen(to) + strlen(rest);
-    char *nm = malloc(ml + 1);
-    memcpy(nm, man, head);
-    strcpy(nm + head, to);
-    strcat(nm, rest);
-    uint64_t off = nq_get_u64(f->buf + f->size - NQ_FOOTER_SIZE);
-    size_t n = off + ml + NQ_FOOTER_SIZE;
-    uint8_t *b = malloc(n);
-    memcpy(b, f->buf, off);
-    memcpy(b + off, nm, ml);
-    memcpy(b + off + ml, f->buf + f->size - NQ_FOOTER_SIZE, NQ_FOOTER_SIZE);
-    nq_put_u64(b + off + ml + 8, ml);
-    nq_sha256(nm, ml, b + off + ml + 16);
+    size_t n;
+    uint8_t *b = tu_edit_manifest(f, from, to, &n);
+    CHECK(b != NULL);
+    if (!b) return;
     nq_mem_source src = {b, n};
     nq_reader r = nq_reader_mem(&src, "bad.novaq");
     nq_err e = {0};
@@ -74,9 +55,6 @@ static void damaged(const nq_mem_sink *f, const char *from, const char *to, cons
     CHECK(strstr(e.msg, expect) != NULL);
     if (!strstr(e.msg, expect)) fprintf(stderr, "expected '%s' in: %s\n", expect, e.msg);
     free(b);
-    free(nm);
-    free(rest);
-    free(man);
 }
 
 int main(void) {

@@ -101,6 +101,20 @@ static void test_bad_input(const nq_tokenizer *t) {
                             "\"vocab\":{\"a\":0,\"b\":1},\"merges\":[\"a b\"]}}";
     CHECK(nq_tokenizer_load(&u, bad_merge, strlen(bad_merge), &e) == NQ_E_FORMAT);
     CHECK(strstr(e.msg, "merges[0]") != NULL);
+    /* token ids are JSON numbers: fractional, negative or huge ones are rejected, not cast */
+    static const char *bad_ids[] = {"2.5", "-1", "2e64", "1e999", "16777217"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+        char json[256];
+        snprintf(json, sizeof json, "{\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"added_tokens\":"
+                 "[{\"id\":%s,\"content\":\"<s>\"}],\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}", bad_ids[i]);
+        CHECK(nq_tokenizer_load(&u, json, strlen(json), &e) == NQ_E_FORMAT && !u);
+        CHECK(strstr(e.msg, "added_tokens[0]") != NULL);
+        snprintf(json, sizeof json, "{\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"model\":"
+                 "{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":%s},"
+                 "\"merges\":[]}}", bad_ids[i]);
+        CHECK(nq_tokenizer_load(&u, json, strlen(json), &e) == NQ_E_FORMAT && !u);
+        CHECK(strstr(e.msg, "model.vocab['b']") != NULL);
+    }
     const char *other_regex = "{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":["
                               "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\w+\"},\"behavior\":"
                               "\"Isolated\"},{\"type\":\"ByteLevel\",\"use_regex\":false}]},"

@@ -1,5 +1,7 @@
 #include "testutil.h"
 #include <string.h>
+#include "format.h"
+#include "util.h"
 
 int tu_failures = 0;
 
@@ -91,4 +93,36 @@ nq_mem_sink tu_write_encodes(nq_encoded *const *enc, int n, const nq_settings *s
     for (int t = 0; c && t < n; t++) CHECK(nq_container_add(c, enc[t], NULL) == NQ_OK);
     CHECK(c && nq_container_finish(c, NULL) == NQ_OK);
     return sink;
+}
+
+char *tu_manifest_of(const nq_mem_sink *f) {
+    uint64_t off = nq_get_u64(f->buf + f->size - NQ_FOOTER_SIZE);
+    uint64_t ml = nq_get_u64(f->buf + f->size - NQ_FOOTER_SIZE + 8);
+    char *man = malloc(ml + 1);
+    memcpy(man, f->buf + off, ml);
+    man[ml] = 0;
+    return man;
+}
+
+unsigned char *tu_edit_manifest(const nq_mem_sink *f, const char *from, const char *to, size_t *n) {
+    char *man = tu_manifest_of(f), *p = strstr(man, from);
+    if (!p) {
+        fprintf(stderr, "no '%s' in the manifest\n", from);
+        free(man);
+        return NULL;
+    }
+    size_t head = (size_t)(p - man), tail = strlen(p + strlen(from)), ml = head + strlen(to) + tail;
+    uint64_t off = nq_get_u64(f->buf + f->size - NQ_FOOTER_SIZE);
+    *n = off + ml + NQ_FOOTER_SIZE;
+    unsigned char *b = malloc(*n);
+    memcpy(b, f->buf, off);
+    memcpy(b + off, man, head);
+    memcpy(b + off + head, to, strlen(to));
+    memcpy(b + off + head + strlen(to), p + strlen(from), tail);
+    unsigned char *foot = b + off + ml;
+    memcpy(foot, f->buf + f->size - NQ_FOOTER_SIZE, NQ_FOOTER_SIZE);
+    nq_put_u64(foot + 8, ml);
+    nq_sha256(b + off, ml, foot + 16);
+    free(man);
+    return b;
 }

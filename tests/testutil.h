@@ -31,4 +31,11 @@ nq_status tu_open_st(nq_mem_source *src, nq_model **m, nq_err *e);
 nq_encoded **tu_clone_encodes(nq_encoded *const *src, int n);
 void tu_free_encodes(nq_encoded **enc, int n);
 nq_mem_sink tu_write_encodes(nq_encoded *const *enc, int n, const nq_settings *s);
+
+/* The manifest text of a .novaq file in memory (malloc'd, NUL-terminated). */
+char *tu_manifest_of(const nq_mem_sink *f);
+/* A copy of the .novaq file f with the first `from` in its manifest replaced by `to` and the
+ * footer's manifest length and SHA-256 fixed up, so that only the edited field is wrong;
+ * *n gets its size. NULL (and a message on stderr) if the manifest holds no `from`. */
+unsigned char *tu_edit_manifest(const nq_mem_sink *f, const char *from, const char *to, size_t *n);
 #endif
