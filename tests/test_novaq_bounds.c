@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include "format.h"
+#include "model.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -238,11 +239,40 @@ static void vq_too_wide(void) {
     free(shard);
 }
 
+/* The encoder never writes what the reader refuses: shards are capped at NQ_MAX_SHARD, and
+ * tensors wider than NQ_MAX_VQ_COLS are stored raw. */
+static void encoder_matches_reader(void) {
+    nq_settings s;
+    nq_err e = {0};
+    CHECK(nq_settings_preset(&s, "2", NULL) == NQ_OK);
+    s.shard_max_bytes = NQ_MAX_SHARD;
+    CHECK(nq_settings_check(&s, &e) == NQ_OK);
+    s.shard_max_bytes = NQ_MAX_SHARD + 1;
+    CHECK(nq_settings_check(&s, &e) == NQ_E_ARG && strstr(e.msg, "shard size"));
+    s.shard_max_bytes = 1900000;
+    nq_model *m = nq_model_alloc("test", 1, NULL, 0);
+    CHECK(m != NULL);
+    if (!m) return;
+    nq_tensor_info *ti = &m->tensors[0];
+    ti->name = nq_strdup("layer.weight");
+    ti->dtype = NQ_DT_F32;
+    ti->ndim = 2;
+    ti->shape[0] = 2;
+    ti->shape[1] = NQ_MAX_VQ_COLS;
+    nq_tensor_info_finish(ti);
+    CHECK(nq_should_quantize(m, 0, &s));
+    ti->shape[1] = NQ_MAX_VQ_COLS + 1;
+    nq_tensor_info_finish(ti);
+    CHECK(!nq_should_quantize(m, 0, &s));
+    nq_model_free(m);
+}
+
 int main(void) {
 #ifndef TU_ASAN
     struct rlimit rl = {512u << 20, 512u << 20};
     CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
 #endif
+    encoder_matches_reader();
     one_huge_part();
     ratio_and_raw_claims();
     vq_too_wide();
