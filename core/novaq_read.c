@@ -53,8 +53,8 @@ typedef struct nv_file {
     uint8_t *verified;  /* per shard: 1 once its SHA-256 matched */
     int cache_shard;    /* shard held in cache, -1: none */
     uint8_t *cache;
-    /* The raw part nv_read_raw decoded last (at most NQ_MAX_PART_RAW bytes), so reading a
-     * tensor's bytes in blocks decodes each part once. */
+    /* The raw or codes part decoded last (at most NQ_MAX_PART_RAW bytes), so reading a
+     * tensor in blocks of bytes or rows decodes each of its parts once. */
     const nv_part *raw_part;
     uint8_t *raw_buf;
     char *manifest;
@@ -618,6 +618,21 @@ static nq_status load_part(const nq_model *m, const nv_part *p, uint8_t **out, c
 
 static const nv_file *nvf(const nq_model *m) { return m->impl; }
 
+/* Part p decoded, from the one-part cache (valid until the next call). */
+static nq_status part_cached(const nq_model *m, const nv_part *p, const uint8_t **raw, const char *where, nq_err *e) {
+    nv_file *f = m->impl;
+    if (f->raw_part != p) {
+        free(f->raw_buf);
+        f->raw_buf = NULL;
+        f->raw_part = NULL;
+        nq_status st = load_part(m, p, &f->raw_buf, where, e);
+        if (st) return st;
+        f->raw_part = p;
+    }
+    *raw = f->raw_buf;
+    return NQ_OK;
+}
+
 static nq_status nv_read_raw(const nq_model *m, int t, uint64_t off, void *dst, size_t len, nq_err *e) {
     const nv_tensor *vt = &nvf(m)->t[t];
     const nq_tensor_info *ti = &m->tensors[t];
@@ -626,16 +641,10 @@ static nq_status nv_read_raw(const nq_model *m, int t, uint64_t off, void *dst, 
     for (int i = 0; i < vt->nparts && len && st == NQ_OK; i++) {
         const nv_part *p = &vt->parts[i];
         if (off >= (uint64_t)p->b || off + len <= (uint64_t)p->a) continue;
-        nv_file *f = m->impl;
-        if (f->raw_part != p) {
-            free(f->raw_buf);
-            f->raw_buf = NULL;
-            f->raw_part = NULL;
-            if ((st = load_part(m, p, &f->raw_buf, ti->name, e))) break;
-            f->raw_part = p;
-        }
+        const uint8_t *raw;
+        if ((st = part_cached(m, p, &raw, ti->name, e))) break;
         uint64_t from = off - (uint64_t)p->a, n = (uint64_t)p->b - off < len ? (uint64_t)p->b - off : len;
-        memcpy(dst, f->raw_buf + from, (size_t)n);
+        memcpy(dst, raw + from, (size_t)n);
         dst = (uint8_t *)dst + n;
         off += n;
         len -= (size_t)n;
@@ -717,10 +726,10 @@ static nq_status nv_read_rows_vq(const nq_model *m, int t, int64_t row0, int64_t
         if (p->kind != NQ_PART_CODES || p->b <= row0 || p->a >= row0 + nrows) continue;
         int64_t grp = vt->set >= 0 ? 0 : p->a / vt->scope_rows;
         if (g.group != grp && (st = group_load(m, t, grp, &g, e))) break;
-        if ((st = load_part(m, p, &raw, ti->name, e))) break;
+        const uint8_t *craw;
+        if ((st = part_cached(m, p, &craw, ti->name, e))) break;
         int64_t r0 = p->a > row0 ? p->a : row0, r1 = p->b < row0 + nrows ? p->b : row0 + nrows;
-        decode_rows(vt, ti, &nm, &g, p, raw, r0, r1, dst + (r0 - row0) * ti->cols, codes, uhat);
-        free(raw);
+        decode_rows(vt, ti, &nm, &g, p, craw, r0, r1, dst + (r0 - row0) * ti->cols, codes, uhat);
     }
     group_free(&g, vt->nstages);
     free(codes);
