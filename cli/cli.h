@@ -25,7 +25,8 @@ typedef struct cli_model {
     int nsrc;
     const char *format;
 } cli_model;
-int cli_open_model(const char *path, int want_hash, cli_model *cm, nq_err *e);
+/* no_verify: a .novaq is opened with NQ_OPEN_NO_VERIFY (shard hashes not checked). */
+int cli_open_model(const char *path, int want_hash, int no_verify, cli_model *cm, nq_err *e);
 void cli_close_model(cli_model *cm);
 
 /* Atomic output: writes go to "<path>.tmp.<pid>", renamed over path on commit. */

@@ -15,7 +15,7 @@
 
 typedef struct bench_opts {
     const char *model, *original, *config, *tokenizer, *text, *tokens, *prompt, *kernel;
-    int ctx, windows, threads, json, n, top_k, blocks;
+    int ctx, windows, threads, json, n, top_k, blocks, no_verify;
     double temperature;
     unsigned long long seed;
     const int32_t *tok_data; /* the loaded token stream (for checks) */
@@ -43,6 +43,7 @@ static int int_arg(const char *opt, const char *v, int lo, int hi, int *out) {
     return 0;
 }
 
+/* --no-verify (any of the three): a .novaq model is read without its shard hash checks. */
 static int parse_opts(int argc, char **argv, bench_opts *o, const char *usage) {
     memset(o, 0, sizeof *o);
     o->threads = cli_threads();
@@ -53,6 +54,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o, const char *usage) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { printf("usage: %s\n", usage); return -1; }
         else if (!strcmp(a, "--json")) { o->json = 1; used = 0; }
         else if (!strcmp(a, "--blocks")) { o->blocks = 1; used = 0; }
+        else if (!strcmp(a, "--no-verify")) { o->no_verify = 1; used = 0; }
         else if (!strcmp(a, "--original")) o->original = v;
         else if (!strcmp(a, "--config")) o->config = v;
         else if (!strcmp(a, "--tokenizer")) o->tokenizer = v;
@@ -148,7 +150,7 @@ static void unload(loaded *lm) {
 
 static int load(const char *path, const bench_opts *o, const char *fallback, loaded *lm, nq_err *e) {
     memset(lm, 0, sizeof *lm);
-    if (cli_open_model(path, 0, &lm->cm, e)) return 1;
+    if (cli_open_model(path, 0, o->no_verify, &lm->cm, e)) return 1;
     int rc = find_config(path, &lm->cm, o->config, fallback, &lm->config_json, e) ||
              nq_llama_config_parse(&lm->cfg, lm->config_json, strlen(lm->config_json), e) ||
              nq_llama_load(&lm->llama, lm->cm.model, &lm->cfg, e) ||
@@ -364,7 +366,7 @@ static void print_json(cJSON *o) {
 int cmd_ppl(int argc, char **argv) {
     bench_opts o;
     const char *usage = "novaq ppl <model dir | .safetensors | .novaq | .gguf> (--text F | --tokens F.u16) "
-                        "[--ctx N] [--windows N] [--threads N] [--config F] [--tokenizer F] [--kernel K] [--json]";
+                        "[--ctx N] [--windows N] [--threads N] [--config F] [--tokenizer F] [--kernel K] [--json] [--no-verify]";
     int rc = parse_opts(argc, argv, &o, usage);
     if (rc) return rc < 0 ? EXIT_OK : rc;
     if (o.original) return cli_usage("--original belongs to `novaq benchmark`");
@@ -421,7 +423,7 @@ static int same_shape(const nq_llama_config *a, const nq_llama_config *b, nq_err
 int cmd_benchmark(int argc, char **argv) {
     bench_opts o;
     const char *usage = "novaq benchmark <x.novaq> --original <model> (--text F | --tokens F.u16) [--ctx N] "
-                        "[--windows N] [--threads N] [--blocks (cosine after each block)] [--config F] [--tokenizer F] [--json]";
+                        "[--windows N] [--threads N] [--blocks (cosine after each block)] [--config F] [--tokenizer F] [--json] [--no-verify]";
     int rc = parse_opts(argc, argv, &o, usage);
     if (rc) return rc < 0 ? EXIT_OK : rc;
     if (!o.original) return cli_usage("benchmark needs --original <model>");
@@ -586,7 +588,7 @@ static int generate(loaded *m, nq_tokenizer *tk, const bench_opts *o, nq_err *e)
 int cmd_generate(int argc, char **argv) {
     bench_opts o;
     const char *usage = "novaq generate <model dir | .safetensors | .novaq | .gguf> --prompt TEXT [-n 50] "
-                        "[--temperature T (0: greedy)] [--top-k K] [--seed S] [--config F] [--tokenizer F]";
+                        "[--temperature T (0: greedy)] [--top-k K] [--seed S] [--config F] [--tokenizer F] [--no-verify]";
     int rc = parse_opts(argc, argv, &o, usage);
     if (rc) return rc < 0 ? EXIT_OK : rc;
     if (!o.prompt) return cli_usage("generate needs --prompt TEXT");

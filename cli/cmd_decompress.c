@@ -5,11 +5,15 @@
 int cmd_decompress(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
     int dtype = -1;
+    unsigned flags = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) {
-            printf("usage: novaq decompress <file.novaq> -o out.safetensors [--dtype f32|f16|bf16]\n");
+            printf("usage: novaq decompress <file.novaq> -o out.safetensors [--dtype f32|f16|bf16] [--no-verify]\n"
+                   "  every shard's SHA-256 is checked before its tensors are decoded (a mismatch fails with\n"
+                   "  exit 1 naming the shard); --no-verify skips the shard and root hash checks\n");
             return EXIT_OK;
         } else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--no-verify")) flags |= NQ_OPEN_NO_VERIFY;
         else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) {
             const char *d = argv[++i];
             dtype = !strcmp(d, "f32") ? NQ_DT_F32 : !strcmp(d, "f16") ? NQ_DT_F16 : !strcmp(d, "bf16") ? NQ_DT_BF16 : -2;
@@ -25,7 +29,7 @@ int cmd_decompress(int argc, char **argv) {
     nq_reader r;
     nq_model *m;
     if (cli_open_reader(in, &r, &e)) return cli_fail(&e);
-    if (nq_novaq_open(&m, &r, &e)) { cli_close_reader(&r); return cli_fail(&e); }
+    if (nq_novaq_open_ex(&m, &r, flags, &e)) { cli_close_reader(&r); return cli_fail(&e); }
     cli_out o;
     int rc = EXIT_OK;
     if (cli_out_open(&o, out, &e)) rc = cli_fail(&e);

@@ -230,7 +230,7 @@ int cmd_local(int argc, char **argv) {
     if (!in) return cli_usage("local needs an input file or directory");
     char *def = outp ? NULL : default_output(in);
     cli_model cm;
-    if (cli_open_model(in, 1, &cm, &e)) { free(def); return cli_fail(&e); }
+    if (cli_open_model(in, 1, 0, &cm, &e)) { free(def); return cli_fail(&e); }
     if (!strcmp(cm.format, "novaq")) {
         cli_close_model(&cm);
         free(def);

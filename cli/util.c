@@ -118,7 +118,7 @@ static int is_gguf(const nq_reader *r) {
     return r->size >= 4 && !r->read(r->ctx, 0, magic, 4) && !memcmp(magic, "GGUF", 4);
 }
 
-int cli_open_model(const char *path, int want_hash, cli_model *cm, nq_err *e) {
+int cli_open_model(const char *path, int want_hash, int no_verify, cli_model *cm, nq_err *e) {
     memset(cm, 0, sizeof *cm);
     struct stat st;
     if (stat(path, &st) != 0) return nq_fail(e, NQ_E_IO, "%s: %s", path, strerror(errno));
@@ -143,7 +143,7 @@ int cli_open_model(const char *path, int want_hash, cli_model *cm, nq_err *e) {
         rc = open_files(cm, &p, 1, want_hash, e);
         if (!rc && ends_with(path, ".novaq")) {
             cm->format = "novaq";
-            rc = nq_novaq_open(&cm->model, &cm->readers[0], e) != NQ_OK;
+            rc = nq_novaq_open_ex(&cm->model, &cm->readers[0], no_verify ? NQ_OPEN_NO_VERIFY : 0, e) != NQ_OK;
         } else if (!rc && is_gguf(&cm->readers[0])) { /* GGUF (issue 7): by magic, so Ollama blobs work */
             cm->format = "gguf";
             rc = nq_gguf_open(&cm->model, &cm->readers[0], e) != NQ_OK;

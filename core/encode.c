@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include <zstd.h>
+#include "format.h"
 #include "kernels.h"
 #include "model.h"
 #include "quant.h"
@@ -29,6 +30,7 @@ static const char *raw_reason(const nq_model *m, int t, const nq_settings *s) {
     if (!nq_dtype_is_float(ti->dtype)) return "dtype not quantized";
     if (ti->ndim < 2) return "1-D tensor kept in original precision";
     if (ti->rows < 1 || ti->cols < 1) return "empty tensor";
+    if (ti->cols > NQ_MAX_VQ_COLS) return "rows wider than the decoder's limit of 2^24 columns";
     if (!s->quantize_embeddings && is_embedding(ti->name)) return "embedding kept (settings)";
     if (!s->quantize_lm_head && is_lm_head(ti->name)) return "lm_head kept (settings)";
     return NULL;

@@ -12,5 +12,20 @@
 #define NQ_FOOTER_SIZE 56
 #define NQ_FOOTER_MAGIC "NQFT"
 #define NQ_MAX_MANIFEST (256u << 20)
+/* Reader bounds (docs/FORMAT.md "Bounds"), so a hostile file cannot make a reader allocate
+ * more than a bounded block whatever sizes it claims:
+ *  - a shard, and so a part's stored bytes, is at most NQ_MAX_SHARD bytes (the encoder's
+ *    shard_max_bytes is capped there too);
+ *  - a part's raw_size is at most NQ_MAX_PART_RAW bytes (raw parts and codes parts hold at
+ *    most shard_max_bytes of raw data, codebooks must fit a shard; norm parts are bounded
+ *    by their own 8 + 6 * cols);
+ *  - a zstd part's raw_size is at most NQ_ZSTD_MAX_RATIO times its stored size: a zstd block
+ *    yields at most 128 KiB and takes at least 4 bytes (3-byte header + 1 RLE byte);
+ *  - a vq tensor's rows have at most NQ_MAX_VQ_COLS columns (a row is decoded whole: f32
+ *    buffers of cols entries); the encoder stores wider tensors raw. */
+#define NQ_MAX_SHARD (64u << 20)
+#define NQ_MAX_PART_RAW (64u << 20)
+#define NQ_ZSTD_MAX_RATIO 32768u
+#define NQ_MAX_VQ_COLS (1 << 24)
 extern const char *const nq_part_kind_names[NQ_PART_KIND_COUNT];
 #endif

@@ -44,6 +44,19 @@ typedef struct nv_set {
 typedef struct nv_shard { uint64_t off, size; uint8_t sha[32]; } nv_shard;
 
 typedef struct nv_file {
+    /* Shard verification (nq_novaq_open without NQ_OPEN_NO_VERIFY): the first read from a
+     * shard reads the whole shard into cache while hashing it, in bounded blocks, and fails
+     * with NQ_E_HASH on a mismatch; parts of the cached shard are served from it (one read
+     * of those bytes), parts of shards verified earlier are read from the file. The decoder
+     * is single-threaded: reads through one model must not run concurrently. */
+    int verify;
+    uint8_t *verified;  /* per shard: 1 once its SHA-256 matched */
+    int cache_shard;    /* shard held in cache, -1: none */
+    uint8_t *cache;
+    /* The raw or codes part decoded last (at most NQ_MAX_PART_RAW bytes), so reading a
+     * tensor in blocks of bytes or rows decodes each of its parts once. */
+    const nv_part *raw_part;
+    uint8_t *raw_buf;
     char *manifest;
     uint64_t manifest_off, manifest_size;
     uint8_t root[32];
@@ -74,6 +87,9 @@ static void nv_free(void *p) {
     nv_file *f = p;
     if (!f) return;
     free(f->manifest);
+    free(f->verified);
+    free(f->cache);
+    free(f->raw_buf);
     free(f->shards);
     free(f->sets);
     free(f->t); /* parts live in one block after the tensors */
@@ -214,6 +230,9 @@ static void parse_shards(const cJSON *root, nv_file *f, reporter *rep) {
         else if (sh->size > f->manifest_off - sh->off)
             report(rep, where, "[%llu, +%llu) runs into the manifest at %llu", (unsigned long long)sh->off,
                    (unsigned long long)sh->size, (unsigned long long)f->manifest_off);
+        else if (sh->size > NQ_MAX_SHARD)
+            report(rep, where, "at byte %llu is %llu bytes, more than the reader's limit of %u",
+                   (unsigned long long)sh->off, (unsigned long long)sh->size, NQ_MAX_SHARD);
         if (!parse_hex32(str(s, "sha256"), sh->sha)) report(rep, where, "'sha256' is not 64 lowercase hex digits");
         expect = sh->off + sh->size;
     }
@@ -263,7 +282,20 @@ static void parse_part(const cJSON *p, const nv_file *f, nv_part *out, const cha
     if (out->codec == NQ_CODEC_NONE && out->raw_size != out->size)
         report(rep, where, "uncompressed part: raw_size %llu != size %llu", (unsigned long long)out->raw_size,
                (unsigned long long)out->size);
-    if (out->raw_size > (1ull << 40)) { report(rep, where, "raw_size %llu is absurd", (unsigned long long)out->raw_size); out->kind = -1; }
+    /* Claimed sizes are checked against what the stored bytes can decode to before anything
+     * is allocated (docs/FORMAT.md "Bounds"); a norm part's bound follows from cols (check_vq). */
+    if (out->kind != NQ_PART_NORM && out->raw_size > NQ_MAX_PART_RAW) {
+        report(rep, where, "raw_size %llu (at byte %llu) exceeds the reader's part limit of %u bytes",
+               (unsigned long long)out->raw_size, (unsigned long long)out->off, NQ_MAX_PART_RAW);
+        out->kind = -1;
+    } else if (out->codec == NQ_CODEC_ZSTD && out->raw_size > out->size * NQ_ZSTD_MAX_RATIO) {
+        report(rep, where, "raw_size %llu cannot come from a %llu-byte zstd frame at byte %llu (at most %u x)",
+               (unsigned long long)out->raw_size, (unsigned long long)out->size, (unsigned long long)out->off,
+               NQ_ZSTD_MAX_RATIO);
+        out->kind = -1;
+    } else if (out->codec == NQ_CODEC_NONE && out->raw_size != out->size) {
+        out->kind = -1; /* reported above */
+    }
 }
 
 static int parse_shape(const cJSON *o, nq_tensor_info *ti) {
@@ -341,6 +373,12 @@ static void check_vq(const cJSON *o, const nq_tensor_info *ti, nv_tensor *vt, co
         }
         vt->set = (int)set;
     }
+    if (ti->cols > NQ_MAX_VQ_COLS) {
+        report(rep, where, "%lld columns per row: more than the decoder's limit of %d", (long long)ti->cols,
+               NQ_MAX_VQ_COLS);
+        vt->vq = -1;
+        return;
+    }
     int64_t nvec = (ti->cols + vt->d - 1) / vt->d;
     vt->code_bytes = nq_codes_row_bytes(nvec, vt->bits, vt->nstages);
     vt->ngroups = (ti->rows + vt->scope_rows - 1) / vt->scope_rows;
@@ -350,6 +388,11 @@ static void check_vq(const cJSON *o, const nq_tensor_info *ti, nv_tensor *vt, co
         const nv_part *p = &vt->parts[i];
         if (p->kind == NQ_PART_NORM) {
             if (vt->norm_part >= 0) report(rep, where, "more than one norm part");
+            if (p->raw_size > 8 + 6 * (uint64_t)ti->cols) { /* f32 g | u32 n | n x (u32 + f16), n <= cols */
+                report(rep, where, "norm part %d: raw_size %llu exceeds 8 + 6 x %lld columns", i,
+                       (unsigned long long)p->raw_size, (long long)ti->cols);
+                vt->vq = -1;
+            }
             vt->norm_part = i;
         } else if (p->kind == NQ_PART_CODEBOOK) {
             if (p->a < 0 || p->a >= vt->ngroups || p->b < 0 || p->b >= vt->nstages ||
@@ -531,11 +574,59 @@ static void parse_manifest(const char *text, size_t len, nq_model *m, nv_file *f
 
 /* ------------------------------------------------------------------ decoder */
 
-/* Load a part's bytes and undo its codec into a fresh buffer of raw_size bytes. */
+/* Reads shard i whole into the cache, hashing it in 1 MiB blocks as they arrive, and
+ * checks it against the manifest's sha256. Memory: one shard, at most NQ_MAX_SHARD. */
+static nq_status verify_shard(const nq_model *m, nv_file *f, int i, nq_err *e) {
+    enum { BLOCK = 1 << 20 };
+    const nv_shard *sh = &f->shards[i];
+    const char *name = m->files[0].name ? m->files[0].name : "novaq";
+    free(f->cache);
+    f->cache_shard = -1;
+    f->cache = malloc(sh->size ? (size_t)sh->size : 1);
+    if (!f->cache) return nq_fail(e, NQ_E_NOMEM, "%s: shard %d: out of memory for %llu bytes", name, i,
+                                  (unsigned long long)sh->size);
+    nq_sha256_ctx c;
+    nq_sha256_init(&c);
+    for (uint64_t o = 0; o < sh->size; o += BLOCK) {
+        size_t n = (size_t)(sh->size - o < BLOCK ? sh->size - o : BLOCK);
+        nq_status st = nq_model_file_read(m, 0, sh->off + o, f->cache + o, n, e);
+        if (st) return st;
+        nq_sha256_update(&c, f->cache + o, n);
+    }
+    uint8_t h[32];
+    nq_sha256_final(&c, h);
+    if (memcmp(h, sh->sha, 32))
+        return nq_fail(e, NQ_E_HASH, "%s: shard %d (bytes [%llu, +%llu)): SHA-256 mismatch, the shard is corrupted",
+                       name, i, (unsigned long long)sh->off, (unsigned long long)sh->size);
+    f->verified[i] = 1;
+    f->cache_shard = i;
+    return NQ_OK;
+}
+
+/* A part's stored bytes, from a verified shard unless verification is off. */
+static nq_status read_stored(const nq_model *m, const nv_part *p, uint8_t *dst, nq_err *e) {
+    nv_file *f = m->impl;
+    if (f->verify && !f->verified[p->shard]) {
+        nq_status st = verify_shard(m, f, p->shard, e);
+        if (st) return st;
+    }
+    if (f->cache && f->cache_shard == p->shard) {
+        memcpy(dst, f->cache + (p->off - f->shards[p->shard].off), (size_t)p->size);
+        return NQ_OK;
+    }
+    return nq_model_file_read(m, 0, p->off, dst, (size_t)p->size, e);
+}
+
+/* Load a part's bytes and undo its codec into a fresh buffer of raw_size bytes. parse_part
+ * bounded size (a shard) and raw_size (NQ_MAX_PART_RAW, the zstd ratio, the norm bound), and
+ * the frame's own content size must equal raw_size before the output is allocated. */
 static nq_status load_part(const nq_model *m, const nv_part *p, uint8_t **out, const char *where, nq_err *e) {
+    if (p->size > NQ_MAX_SHARD || (p->codec == NQ_CODEC_ZSTD && p->raw_size > p->size * NQ_ZSTD_MAX_RATIO))
+        return nq_fail(e, NQ_E_FORMAT, "%s: part at byte %llu: %llu stored bytes cannot hold %llu", where,
+                       (unsigned long long)p->off, (unsigned long long)p->size, (unsigned long long)p->raw_size);
     uint8_t *stored = malloc(p->size ? p->size : 1);
     if (!stored) return nq_fail(e, NQ_E_NOMEM, "%s: out of memory", where);
-    nq_status st = nq_model_file_read(m, 0, p->off, stored, p->size, e);
+    nq_status st = read_stored(m, p, stored, e);
     if (st) { free(stored); return st; }
     if (p->codec == NQ_CODEC_NONE) { *out = stored; return NQ_OK; }
     unsigned long long fcs = ZSTD_getFrameContentSize(stored, p->size);
@@ -553,6 +644,21 @@ static nq_status load_part(const nq_model *m, const nv_part *p, uint8_t **out, c
 
 static const nv_file *nvf(const nq_model *m) { return m->impl; }
 
+/* Part p decoded, from the one-part cache (valid until the next call). */
+static nq_status part_cached(const nq_model *m, const nv_part *p, const uint8_t **raw, const char *where, nq_err *e) {
+    nv_file *f = m->impl;
+    if (f->raw_part != p) {
+        free(f->raw_buf);
+        f->raw_buf = NULL;
+        f->raw_part = NULL;
+        nq_status st = load_part(m, p, &f->raw_buf, where, e);
+        if (st) return st;
+        f->raw_part = p;
+    }
+    *raw = f->raw_buf;
+    return NQ_OK;
+}
+
 static nq_status nv_read_raw(const nq_model *m, int t, uint64_t off, void *dst, size_t len, nq_err *e) {
     const nv_tensor *vt = &nvf(m)->t[t];
     const nq_tensor_info *ti = &m->tensors[t];
@@ -561,11 +667,10 @@ static nq_status nv_read_raw(const nq_model *m, int t, uint64_t off, void *dst, 
     for (int i = 0; i < vt->nparts && len && st == NQ_OK; i++) {
         const nv_part *p = &vt->parts[i];
         if (off >= (uint64_t)p->b || off + len <= (uint64_t)p->a) continue;
-        uint8_t *raw;
-        if ((st = load_part(m, p, &raw, ti->name, e))) break;
+        const uint8_t *raw;
+        if ((st = part_cached(m, p, &raw, ti->name, e))) break;
         uint64_t from = off - (uint64_t)p->a, n = (uint64_t)p->b - off < len ? (uint64_t)p->b - off : len;
         memcpy(dst, raw + from, (size_t)n);
-        free(raw);
         dst = (uint8_t *)dst + n;
         off += n;
         len -= (size_t)n;
@@ -647,10 +752,10 @@ static nq_status nv_read_rows_vq(const nq_model *m, int t, int64_t row0, int64_t
         if (p->kind != NQ_PART_CODES || p->b <= row0 || p->a >= row0 + nrows) continue;
         int64_t grp = vt->set >= 0 ? 0 : p->a / vt->scope_rows;
         if (g.group != grp && (st = group_load(m, t, grp, &g, e))) break;
-        if ((st = load_part(m, p, &raw, ti->name, e))) break;
+        const uint8_t *craw;
+        if ((st = part_cached(m, p, &craw, ti->name, e))) break;
         int64_t r0 = p->a > row0 ? p->a : row0, r1 = p->b < row0 + nrows ? p->b : row0 + nrows;
-        decode_rows(vt, ti, &nm, &g, p, raw, r0, r1, dst + (r0 - row0) * ti->cols, codes, uhat);
-        free(raw);
+        decode_rows(vt, ti, &nm, &g, p, craw, r0, r1, dst + (r0 - row0) * ti->cols, codes, uhat);
     }
     group_free(&g, vt->nstages);
     free(codes);
@@ -677,12 +782,24 @@ static const nq_model_ops nv_ops = {nv_read_rows, nv_read_raw, nv_free};
 
 /* ------------------------------------------------------------ open/validate */
 
+/* root_hash = SHA-256 of the shard hashes in order. */
+static int root_matches(const nv_file *f) {
+    nq_sha256_ctx all;
+    nq_sha256_init(&all);
+    for (int i = 0; i < f->nshards; i++) nq_sha256_update(&all, f->shards[i].sha, 32);
+    uint8_t root[32];
+    nq_sha256_final(&all, root);
+    return !memcmp(root, f->root, 32);
+}
+
 static nq_status parse_all(const nq_reader *r, reporter *rep, nq_model **out) {
+    *out = NULL;
     nq_model *m = nq_model_alloc("novaq", 0, r, 1);
     nv_file *f = calloc(1, sizeof *f);
     if (!m || !f) { nq_model_free(m); free(f); report(rep, "novaq", "out of memory"); return NQ_E_NOMEM; }
     m->ops = &nv_ops;
     m->impl = f;
+    f->cache_shard = -1;
     nq_status st = read_frame(r, f, rep);
     if (st == NQ_OK || st == NQ_E_HASH) parse_manifest(f->manifest, f->manifest_size, m, f, rep);
     *out = m;
@@ -696,13 +813,23 @@ static void keep_first(void *ctx, const char *where, const char *what) {
     if (fp->e && fp->e->code == NQ_OK) nq_fail(fp->e, NQ_E_FORMAT, "%s: %s: %s", fp->file, where, what);
 }
 
-nq_status nq_novaq_open(nq_model **out, const nq_reader *r, nq_err *e) {
+nq_status nq_novaq_open_ex(nq_model **out, const nq_reader *r, unsigned flags, nq_err *e) {
     *out = NULL;
     nq_err local = {0};
     first_problem fp = {&local, r->name ? r->name : "novaq"};
     reporter rep = {keep_first, &fp, 0};
     nq_model *m;
     nq_status st = parse_all(r, &rep, &m);
+    nv_file *f = m ? m->impl : NULL;
+    if (st == NQ_OK && !(flags & NQ_OPEN_NO_VERIFY)) {
+        f->verify = 1;
+        f->verified = calloc(f->nshards ? (size_t)f->nshards : 1, 1);
+        if (!f->verified) { report(&rep, "novaq", "out of memory"); st = NQ_E_NOMEM; }
+        else if (!root_matches(f)) {
+            report(&rep, "manifest", "root_hash does not match the shard hashes");
+            st = NQ_E_HASH;
+        }
+    }
     if (st) {
         nq_model_free(m);
         if (e) { *e = local; e->code = st; }
@@ -711,6 +838,8 @@ nq_status nq_novaq_open(nq_model **out, const nq_reader *r, nq_err *e) {
     *out = m;
     return NQ_OK;
 }
+
+nq_status nq_novaq_open(nq_model **out, const nq_reader *r, nq_err *e) { return nq_novaq_open_ex(out, r, 0, e); }
 
 const char *nq_novaq_manifest(const nq_model *m) {
     return m && m->ops == &nv_ops ? nvf(m)->manifest : NULL;

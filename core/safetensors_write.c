@@ -1,6 +1,7 @@
 /* safetensors_write.c - write any nq_model as one safetensors file (used by `decompress`).
  * The header is computed first (every size is known from the tensor table), then data is
- * streamed in row blocks, so memory stays bounded by a block. */
+ * streamed in row blocks, so memory stays bounded by a block (rows wider than a block are
+ * converted from their raw bytes in pieces; vq rows are decoded whole). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +65,43 @@ static void from_f32(int dt, const float *src, size_t n, uint8_t *dst) {
     }
 }
 
+enum { BLOCK = 1 << 20 }; /* values converted at once */
+
+/* A tensor whose rows are wider than a block, from its raw bytes in blocks of values (the
+ * conversion is elementwise, so a row may be cut anywhere). NQ_E_UNSUPPORTED, with nothing
+ * written, when the model has no raw bytes for it (a vq tensor: its rows are decoded whole,
+ * and a .novaq reader bounds their width by NQ_MAX_VQ_COLS) or no element size. */
+static nq_status write_wide_tensor(const nq_model *m, int t, int dt, const nq_writer *w, nq_err *e) {
+    const nq_tensor_info *ti = &m->tensors[t];
+    size_t es = nq_dtype_size(ti->dtype);
+    if (es == 0 || !m->ops->read_raw) return NQ_E_UNSUPPORTED;
+    uint64_t total = (uint64_t)ti->rows * (uint64_t)ti->cols;
+    uint8_t *raw = malloc((size_t)BLOCK * es), *b = malloc((size_t)BLOCK * 4);
+    float *f = malloc((size_t)BLOCK * sizeof *f);
+    nq_status st = raw && b && f ? NQ_OK : nq_fail(e, NQ_E_NOMEM, "out of memory");
+    for (uint64_t o = 0; o < total && st == NQ_OK; o += BLOCK) {
+        size_t n = (size_t)(total - o < BLOCK ? total - o : BLOCK);
+        nq_err local = {0};
+        st = nq_model_read_raw(m, t, o * es, raw, n * es, &local);
+        if (st == NQ_E_UNSUPPORTED && o == 0) break; /* nothing written yet: decode by rows */
+        if (st) { if (e) *e = local; break; }
+        nq_convert_to_f32(ti->dtype, raw, n, f);
+        from_f32(dt, f, n, b);
+        st = put(w, b, n * nq_dtype_size(dt), e);
+    }
+    free(raw);
+    free(b);
+    free(f);
+    return st;
+}
+
 static nq_status write_float_tensor(const nq_model *m, int t, int dt, const nq_writer *w, nq_err *e) {
     const nq_tensor_info *ti = &m->tensors[t];
-    int64_t br = (1 << 20) / (ti->cols > 0 ? ti->cols : 1);
+    if (ti->cols > BLOCK) {
+        nq_status st = write_wide_tensor(m, t, dt, w, e);
+        if (st != NQ_E_UNSUPPORTED) return st;
+    }
+    int64_t br = BLOCK / (ti->cols > 0 ? ti->cols : 1);
     if (br < 1) br = 1;
     float *f = malloc((size_t)(br * ti->cols) * sizeof *f + 1);
     uint8_t *b = malloc((size_t)(br * ti->cols) * 4 + 1);

@@ -14,7 +14,7 @@
  * the model (stored once) and refine with stage 3 where calibration statistics are given. */
 #include <stdio.h>
 #include <string.h>
-#include "novaq.h"
+#include "format.h"
 
 static void defaults(nq_settings *s) {
     memset(s, 0, sizeof *s);
@@ -119,7 +119,9 @@ nq_status nq_settings_check(const nq_settings *s, nq_err *e) {
         return nq_fail(e, NQ_E_ARG, "k-means iterations %d: must be 0..1000", s->kmeans_iters);
     if (s->train_vectors < 1) return nq_fail(e, NQ_E_ARG, "training vectors %d: must be >= 1", s->train_vectors);
     if (s->zstd_level < 0 || s->zstd_level > 22) return nq_fail(e, NQ_E_ARG, "zstd level %d: must be 0..22", s->zstd_level);
-    if (s->shard_max_bytes < 4096) return nq_fail(e, NQ_E_ARG, "shard size %u: must be >= 4096 bytes", s->shard_max_bytes);
+    if (s->shard_max_bytes < 4096 || s->shard_max_bytes > NQ_MAX_SHARD)
+        return nq_fail(e, NQ_E_ARG, "shard size %u: must be 4096..%u bytes (readers refuse larger shards)",
+                       s->shard_max_bytes, NQ_MAX_SHARD);
     if (s->share_codebooks != 0 && s->share_codebooks != 1)
         return nq_fail(e, NQ_E_ARG, "share_codebooks %d: must be 0 or 1", s->share_codebooks);
     if (s->refine != 0 && s->refine != 1) return nq_fail(e, NQ_E_ARG, "refine %d: must be 0 or 1", s->refine);

@@ -48,6 +48,34 @@ PY
 expect 1 "shard 2: SHA-256 mismatch" "$novaq" validate flipped.novaq
 "$novaq" validate --json flipped.novaq > v.json
 python3 -c "import json,sys; d=json.load(open('v.json')); sys.exit(0 if not d['valid'] and any(p['where']=='shard 2' for p in d['problems']) else 1)" || { echo "FAIL: --json validate"; fail=1; }
+# decoders verify shard hashes too (issue 16): decompress names the shard, leaves no output;
+# --no-verify is the explicit opt-out
+expect 1 "flipped.novaq: shard 2 (bytes [" "$novaq" decompress flipped.novaq -o f.safetensors
+grep -qF "SHA-256 mismatch" err.txt || { echo "FAIL: decompress hash message"; cat err.txt; fail=1; }
+[ -e f.safetensors ] && { echo "FAIL: decompress of a corrupted shard left output"; fail=1; }
+expect 0 "tensors written" "$novaq" decompress flipped.novaq -o f.safetensors --no-verify
+expect 0 "--no-verify" "$novaq" decompress --help
+# a 33 KB decompression bomb: one raw part whose zstd frame (RLE blocks) claims 1 GiB;
+# refused from its manifest before anything is allocated
+python3 - <<'PY'
+import hashlib, json, struct
+raw = 1 << 30
+fr = bytearray(b"\x28\xb5\x2f\xfd\xe0") + struct.pack("<Q", raw)
+n = raw >> 17
+for i in range(n):
+    fr += struct.pack("<I", (1 if i == n - 1 else 0) | 2 | (131072 << 3))[:3] + b"\0"
+sh = hashlib.sha256(fr).digest()
+part = {"kind": "raw", "a": 0, "b": raw, "shard": 0, "offset": 0, "size": len(fr), "codec": "zstd", "raw_size": raw}
+man = json.dumps({"format": "novaq", "version": 2, "codebooks": [],
+                  "tensors": [{"name": "big", "shape": [raw // 2], "dtype": "F16", "method": "raw", "parts": [part]}],
+                  "shards": [{"index": 0, "offset": 16, "size": len(fr), "sha256": sh.hex()}],
+                  "root_hash": hashlib.sha256(sh).hexdigest()}).encode()
+foot = struct.pack("<QQ", 16 + len(fr), len(man)) + hashlib.sha256(man).digest() + struct.pack("<I", 2) + b"NQFT"
+open("bomb.novaq", "wb").write(b"NOVAQ\0\r\n" + struct.pack("<II", 2, 0) + fr + man + foot)
+PY
+expect 1 "tensor 0 'big' part 0: raw_size 1073741824" "$novaq" validate bomb.novaq
+expect 1 "part limit" "$novaq" decompress bomb.novaq -o b.safetensors
+[ -e b.safetensors ] && { echo "FAIL: decompress of a bomb left output"; fail=1; }
 expect 1 "footer" "$novaq" validate truncated.novaq
 expect 1 "footer" "$novaq" info truncated.novaq
 expect 1 "footer" "$novaq" decompress truncated.novaq -o x.safetensors

@@ -146,6 +146,28 @@ static void damage(const synth *sy) {
     memcpy(bad, a.buf, a.size);
     bad[16 + 4096 + 10] ^= 0x40;
     CHECK(!validate(bad, a.size, &c) && strstr(c.text, "shard 1: SHA-256 mismatch"));
+    /* decoders verify too (issue 16): the first read from shard 1 fails with NQ_E_HASH naming
+     * the shard and file, and nothing of it is decoded; NQ_OPEN_NO_VERIFY is the opt-out */
+    {
+        nq_mem_source src = {bad, a.size};
+        nq_reader r = nq_reader_mem(&src, "x.novaq");
+        nq_model *m = NULL;
+        nq_err e = {0};
+        CHECK(nq_novaq_open(&m, &r, &e) == NQ_OK);
+        nq_mem_sink out = {0};
+        nq_writer w = nq_writer_mem(&out);
+        CHECK(m && nq_safetensors_write(m, -1, &w, &e) == NQ_E_HASH && strstr(e.msg, "x.novaq: shard 1 (bytes [") &&
+              strstr(e.msg, "SHA-256 mismatch"));
+        nq_model_free(m);
+        free(out.buf);
+        m = NULL;
+        CHECK(nq_novaq_open_ex(&m, &r, NQ_OPEN_NO_VERIFY, &e) == NQ_OK);
+        out = (nq_mem_sink){0};
+        w = nq_writer_mem(&out);
+        CHECK(m && nq_safetensors_write(m, -1, &w, NULL) == NQ_OK);
+        nq_model_free(m);
+        free(out.buf);
+    }
     /* truncation at many points: always an error naming what is wrong, never a crash */
     for (size_t cut = 0; cut < a.size; cut += (cut < 100 || a.size - cut < 200) ? 1 : 997) {
         CHECK(!validate(a.buf, cut, &c) && c.n > 0);
@@ -166,6 +188,23 @@ static void damage(const synth *sy) {
     bad[moff] = '[';
     nq_sha256(bad + moff, msize, bad + a.size - 40);
     CHECK(!validate(bad, a.size, &c) && strstr(c.text, "not a valid JSON object"));
+    /* a root_hash that does not match the shard hashes: nq_novaq_open refuses the file */
+    {
+        memcpy(bad, a.buf, a.size);
+        char *root = strstr((char *)bad + moff, "\"root_hash\":\"");
+        CHECK(root != NULL);
+        if (root) {
+            root[13] = root[13] == '0' ? '1' : '0';
+            nq_sha256(bad + moff, msize, bad + a.size - 40);
+            nq_mem_source src = {bad, a.size};
+            nq_reader r = nq_reader_mem(&src, "x.novaq");
+            nq_model *m = NULL;
+            nq_err e = {0};
+            CHECK(nq_novaq_open(&m, &r, &e) == NQ_E_HASH && !m && strstr(e.msg, "x.novaq: manifest: root_hash"));
+            CHECK(nq_novaq_open_ex(&m, &r, NQ_OPEN_NO_VERIFY, &e) == NQ_OK);
+            nq_model_free(m);
+        }
+    }
     /* manifest edited without fixing its hash */
     memcpy(bad, a.buf, a.size);
     bad[moff + 3] ^= 1;

@@ -152,7 +152,8 @@ EMSCRIPTEN_KEEPALIVE nqw_model *nqw_safetensors_open(nqw_ctx *c, int nfiles, con
     return w;
 }
 
-/* Open a .novaq (structure checked, shard hashes not: see nqw_validate). */
+/* Open a .novaq (structure, size bounds and root hash checked; each shard's SHA-256 is
+ * checked before its first part is decoded; nqw_validate checks everything up front). */
 EMSCRIPTEN_KEEPALIVE nqw_model *nqw_novaq_open(nqw_ctx *c, int handle, double size,
                                                const char *name) {
     nqw_model *w = calloc(1, sizeof *w);

@@ -297,10 +297,17 @@ nq_status nq_compress(const nq_model *m, const nq_settings *s, const nq_source_f
 
 /* ------------------------------------------------------- reading .novaq */
 
-/* Open a .novaq: checks magic, footer, manifest hash and schema, tensor ranges. Shard
- * hashes are checked by nq_validate (and lazily by nothing else). The returned model
- * lists the original tensors (names, shapes, dtypes) and decodes rows on demand. */
+/* Open a .novaq: checks magic, footer, manifest hash and schema, tensor ranges, the reader's
+ * size bounds (docs/FORMAT.md "Bounds") and that root_hash matches the shard hashes. The
+ * returned model lists the original tensors (names, shapes, dtypes) and decodes rows on
+ * demand; before any part of a shard is decoded the whole shard's SHA-256 is checked (once
+ * per shard, streamed in bounded blocks), and a mismatch fails that read with NQ_E_HASH
+ * naming the shard and file. Reads through one model must not run concurrently. */
 nq_status nq_novaq_open(nq_model **out, const nq_reader *r, nq_err *e);
+/* nq_novaq_open with flags: NQ_OPEN_NO_VERIFY skips the root and shard hash checks (an
+ * explicit opt-out, e.g. `novaq decompress --no-verify`; structure and bounds are checked). */
+enum { NQ_OPEN_NO_VERIFY = 1u };
+nq_status nq_novaq_open_ex(nq_model **out, const nq_reader *r, unsigned flags, nq_err *e);
 /* Manifest JSON text of a model opened by nq_novaq_open (NULL otherwise). */
 const char *nq_novaq_manifest(const nq_model *m);
 
