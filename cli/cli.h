@@ -28,7 +28,8 @@ typedef struct cli_model {
 int cli_open_model(const char *path, int want_hash, cli_model *cm, nq_err *e);
 void cli_close_model(cli_model *cm);
 
-/* Atomic output: writes go to "<path>.tmp.<pid>", renamed over path on commit. */
+/* Atomic output: writes go to "<path>.tmp.<pid>", renamed over path on commit; removed on
+ * abort, and on SIGINT/SIGTERM while open (the process then dies of the signal). */
 typedef struct cli_out {
     FILE *f;
     char *path, *tmp;
@@ -37,6 +38,9 @@ typedef struct cli_out {
 int cli_out_open(cli_out *o, const char *path, nq_err *e);
 int cli_out_commit(cli_out *o, nq_err *e);
 void cli_out_abort(cli_out *o);
+/* Can path be an output: not a directory, in an existing directory we may write in? Run it
+ * before any long work so a bad -o fails at once (cli_out_open runs it too). */
+int cli_out_check(const char *path, nq_err *e);
 
 /* Read a whole (small) file; NULL + message on failure. */
 char *cli_slurp(const char *path, size_t *len, nq_err *e);

@@ -2,6 +2,7 @@
 #define _FILE_OFFSET_BITS 64
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,15 +171,76 @@ static int file_write(void *ctx, const void *src, size_t len) {
     return fwrite(src, 1, len, ctx) == len ? 0 : -1;
 }
 
+/* The CLI's one piece of global state, justified: a signal handler reaches nothing else.
+ * While an output is being written, sig_tmp_path holds its temporary file's name, copied
+ * there before sig_tmp_armed is set and not changed while it is set, so that SIGINT or
+ * SIGTERM can remove the file instead of leaving "<out>.tmp.<pid>" behind forever. One
+ * output at a time (the CLI writes one). */
+static char sig_tmp_path[4096];
+static volatile sig_atomic_t sig_tmp_armed;
+
+/* Async-signal-safe only: unlink, signal and raise. The default action then ends the
+ * process with the signal, as it would have without the handler. */
+static void on_fatal_signal(int sig) {
+    if (sig_tmp_armed) unlink(sig_tmp_path);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void cleanup_arm(const char *tmp) {
+    size_t n = strlen(tmp);
+    sig_tmp_armed = 0;
+    if (n >= sizeof sig_tmp_path) return; /* no room: the file stays on a signal, as before */
+    memcpy(sig_tmp_path, tmp, n + 1);
+    const int sigs[] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction old, sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_fatal_signal;
+        sigemptyset(&sa.sa_mask);
+        /* A signal ignored on entry (nohup, background jobs of a script) stays ignored. */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sigs[i], &sa, NULL);
+    }
+    sig_tmp_armed = 1;
+}
+
+int cli_out_check(const char *path, nq_err *e) {
+    struct stat st;
+    if (!path[0]) return nq_fail(e, NQ_E_IO, "the output path is empty");
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return nq_fail(e, NQ_E_IO, "%s: the output is a directory; give a file name (-o DIR/name.novaq)", path);
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 1;
+    char *dir = malloc(n + 2);
+    if (!dir) return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    if (!slash) strcpy(dir, ".");
+    else if (n == 0) strcpy(dir, "/");
+    else { memcpy(dir, path, n); dir[n] = 0; }
+    int rc = 0;
+    if (stat(dir, &st) != 0) rc = nq_fail(e, NQ_E_IO, "%s: output directory %s: %s", path, dir, strerror(errno));
+    else if (!S_ISDIR(st.st_mode)) rc = nq_fail(e, NQ_E_IO, "%s: %s is not a directory", path, dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        rc = nq_fail(e, NQ_E_IO, "%s: cannot write in directory %s: %s", path, dir, strerror(errno));
+    free(dir);
+    return rc;
+}
+
 int cli_out_open(cli_out *o, const char *path, nq_err *e) {
     memset(o, 0, sizeof *o);
+    if (cli_out_check(path, e)) return 1;
     size_t n = strlen(path) + 32;
     o->path = strdup(path);
     o->tmp = malloc(n);
-    if (!o->path || !o->tmp) return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    if (!o->path || !o->tmp) {
+        free(o->path);
+        free(o->tmp);
+        return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    }
     snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    cleanup_arm(o->tmp); /* before the file exists: no window where a signal leaves it */
     o->f = fopen(o->tmp, "wb");
     if (!o->f) {
+        sig_tmp_armed = 0;
         nq_fail(e, NQ_E_IO, "%s: %s", o->tmp, strerror(errno));
         free(o->path);
         free(o->tmp);
@@ -196,10 +258,12 @@ int cli_out_commit(cli_out *o, nq_err *e) {
     if (bad || rename(o->tmp, o->path) != 0) {
         nq_fail(e, NQ_E_IO, "%s: cannot complete output: %s", o->path, strerror(errno));
         remove(o->tmp);
+        sig_tmp_armed = 0;
         free(o->path);
         free(o->tmp);
         return 1;
     }
+    sig_tmp_armed = 0; /* after the rename: a signal before it still removes the file */
     free(o->path);
     free(o->tmp);
     return 0;
@@ -208,6 +272,7 @@ int cli_out_commit(cli_out *o, nq_err *e) {
 void cli_out_abort(cli_out *o) {
     if (o->f) fclose(o->f);
     if (o->tmp) remove(o->tmp);
+    sig_tmp_armed = 0;
     free(o->path);
     free(o->tmp);
     memset(o, 0, sizeof *o);
