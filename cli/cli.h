@@ -15,7 +15,8 @@ void cli_close_reader(nq_reader *r);
 /* Open a model: a .safetensors file, a directory with model.safetensors.index.json or
  * model.safetensors, a .novaq file (and, where built, .gguf). On success *readers holds
  * the files opened (close with cli_close_model). src/nsrc describe the source files
- * (names, sizes; sha256 computed if want_hash). */
+ * (names, sizes; sha256 computed if want_hash, only after the model parsed, so a bad file
+ * fails on its header instead of after reading every byte). */
 typedef struct cli_model {
     nq_model *model;
     nq_reader *readers;

@@ -69,8 +69,8 @@ static const char *base_name(const char *path) {
     return s ? s + 1 : path;
 }
 
-/* Open the listed files as readers and describe them as sources. */
-static int open_files(cli_model *cm, char **paths, int n, int want_hash, nq_err *e) {
+/* Open the listed files as readers and describe them as sources (hashes: hash_sources). */
+static int open_files(cli_model *cm, char **paths, int n, nq_err *e) {
     if (n < 1) return nq_fail(e, NQ_E_FORMAT, "no model files listed");
     cm->readers = calloc((size_t)n, sizeof *cm->readers);
     cm->src = calloc((size_t)n, sizeof *cm->src);
@@ -82,8 +82,16 @@ static int open_files(cli_model *cm, char **paths, int n, int want_hash, nq_err 
         cm->src_names[i] = strdup(base_name(paths[i]));
         cm->src[i].name = cm->src_names[i];
         cm->src[i].size = cm->readers[i].size;
-        if (want_hash && nq_sha256_reader(&cm->readers[i], cm->src[i].sha256, e)) return 1;
     }
+    return 0;
+}
+
+/* SHA-256 of every source file, for the manifest. Only once the model parsed: hashing reads
+ * every byte, so a broken or hostile input (a 1 TiB sparse file with a bad header) must be
+ * rejected by its header first, not after minutes of hashing. */
+static int hash_sources(cli_model *cm, nq_err *e) {
+    for (int i = 0; i < cm->nsrc; i++)
+        if (nq_sha256_reader(&cm->readers[i], cm->src[i].sha256, e)) return 1;
     return 0;
 }
 
@@ -94,7 +102,7 @@ static char *join(const char *dir, const char *name) {
     return p;
 }
 
-static int open_sharded(const char *dir, int want_hash, cli_model *cm, nq_err *e) {
+static int open_sharded(const char *dir, cli_model *cm, nq_err *e) {
     char *index_path = join(dir, "model.safetensors.index.json");
     size_t len;
     char *json = cli_slurp(index_path, &len, e);
@@ -104,7 +112,7 @@ static int open_sharded(const char *dir, int want_hash, cli_model *cm, nq_err *e
     int n = 0, rc = nq_safetensors_index_files(json, len, &names, &n, e) != NQ_OK;
     char **paths = rc ? NULL : calloc((size_t)n + 1, sizeof *paths);
     for (int i = 0; !rc && i < n; i++) paths[i] = join(dir, names[i]);
-    if (!rc) rc = open_files(cm, paths, n, want_hash, e);
+    if (!rc) rc = open_files(cm, paths, n, e);
     if (!rc) rc = nq_safetensors_open(&cm->model, cm->readers, cm->nreaders, json, len, e) != NQ_OK;
     for (int i = 0; paths && i < n; i++) free(paths[i]);
     free(paths);
@@ -129,10 +137,10 @@ int cli_open_model(const char *path, int want_hash, cli_model *cm, nq_err *e) {
         struct stat s2;
         if (idx && stat(idx, &s2) == 0) {
             cm->format = "safetensors";
-            rc = open_sharded(path, want_hash, cm, e);
+            rc = open_sharded(path, cm, e);
         } else if (single && stat(single, &s2) == 0) {
             cm->format = "safetensors";
-            rc = open_files(cm, &single, 1, want_hash, e) ||
+            rc = open_files(cm, &single, 1, e) ||
                  nq_safetensors_open(&cm->model, cm->readers, 1, NULL, 0, e) != NQ_OK;
         } else {
             rc = nq_fail(e, NQ_E_IO, "%s: no model.safetensors or model.safetensors.index.json in directory", path);
@@ -141,7 +149,7 @@ int cli_open_model(const char *path, int want_hash, cli_model *cm, nq_err *e) {
         free(single);
     } else {
         char *p = (char *)path;
-        rc = open_files(cm, &p, 1, want_hash, e);
+        rc = open_files(cm, &p, 1, e);
         if (!rc && ends_with(path, ".novaq")) {
             cm->format = "novaq";
             rc = nq_novaq_open(&cm->model, &cm->readers[0], e) != NQ_OK;
@@ -153,6 +161,8 @@ int cli_open_model(const char *path, int want_hash, cli_model *cm, nq_err *e) {
             rc = nq_safetensors_open(&cm->model, cm->readers, 1, NULL, 0, e) != NQ_OK;
         }
     }
+    /* A .novaq input is only opened to be refused (cmd_local) or read: no hash needed. */
+    if (!rc && want_hash && strcmp(cm->format, "novaq")) rc = hash_sources(cm, e);
     if (rc) cli_close_model(cm);
     return rc;
 }
