@@ -15,7 +15,8 @@ void cli_close_reader(nq_reader *r);
 /* Open a model: a .safetensors file, a directory with model.safetensors.index.json or
  * model.safetensors, a .novaq file (and, where built, .gguf). On success *readers holds
  * the files opened (close with cli_close_model). src/nsrc describe the source files
- * (names, sizes; sha256 computed if want_hash). */
+ * (names, sizes; sha256 computed if want_hash, only after the model parsed, so a bad file
+ * fails on its header instead of after reading every byte). */
 typedef struct cli_model {
     nq_model *model;
     nq_reader *readers;
@@ -29,7 +30,8 @@ typedef struct cli_model {
 int cli_open_model(const char *path, int want_hash, int no_verify, cli_model *cm, nq_err *e);
 void cli_close_model(cli_model *cm);
 
-/* Atomic output: writes go to "<path>.tmp.<pid>", renamed over path on commit. */
+/* Atomic output: writes go to "<path>.tmp.<pid>", renamed over path on commit; removed on
+ * abort, and on SIGINT/SIGTERM while open (the process then dies of the signal). */
 typedef struct cli_out {
     FILE *f;
     char *path, *tmp;
@@ -38,6 +40,9 @@ typedef struct cli_out {
 int cli_out_open(cli_out *o, const char *path, nq_err *e);
 int cli_out_commit(cli_out *o, nq_err *e);
 void cli_out_abort(cli_out *o);
+/* Can path be an output: not a directory, in an existing directory we may write in? Run it
+ * before any long work so a bad -o fails at once (cli_out_open runs it too). */
+int cli_out_check(const char *path, nq_err *e);
 
 /* Read a whole (small) file; NULL + message on failure. */
 char *cli_slurp(const char *path, size_t *len, nq_err *e);

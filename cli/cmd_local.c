@@ -147,8 +147,8 @@ int cli_compress_calib(cli_model *cm, const nq_settings *given, const cli_calib 
     cli_out out;
     nq_plan *plan; /* shared codebooks trained once; calibration statistics for stage 3 */
     double start = cli_now();
-    if (nq_plan_build(&plan, m, s, calib ? calib->stats : NULL, e)) return 1;
-    if (cli_out_open(&out, path, e)) { nq_plan_free(plan); return 1; }
+    if (cli_out_open(&out, path, e)) return 1; /* before the codebook training: a bad path fails at once */
+    if (nq_plan_build(&plan, m, s, calib ? calib->stats : NULL, e)) { cli_out_abort(&out); return 1; }
     counted cw = {out.w, 0};
     nq_writer w = {&cw, counted_write};
     nq_container *c;
@@ -229,8 +229,10 @@ int cmd_local(int argc, char **argv) {
     if (rc) return rc;
     if (!in) return cli_usage("local needs an input file or directory");
     char *def = outp ? NULL : default_output(in);
+    if (!outp && !def) { nq_fail(&e, NQ_E_NOMEM, "out of memory"); return cli_fail(&e); }
     cli_model cm;
-    if (cli_open_model(in, 1, 0, &cm, &e)) { free(def); return cli_fail(&e); }
+    /* The output location first: a bad -o must not wait for the input hash and encoding. */
+    if (cli_out_check(outp ? outp : def, &e) || cli_open_model(in, 1, 0, &cm, &e)) { free(def); return cli_fail(&e); }
     if (!strcmp(cm.format, "novaq")) {
         cli_close_model(&cm);
         free(def);

@@ -2,6 +2,7 @@
 #define _FILE_OFFSET_BITS 64
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +69,8 @@ static const char *base_name(const char *path) {
     return s ? s + 1 : path;
 }
 
-/* Open the listed files as readers and describe them as sources. */
-static int open_files(cli_model *cm, char **paths, int n, int want_hash, nq_err *e) {
+/* Open the listed files as readers and describe them as sources (hashes: hash_sources). */
+static int open_files(cli_model *cm, char **paths, int n, nq_err *e) {
     if (n < 1) return nq_fail(e, NQ_E_FORMAT, "no model files listed");
     cm->readers = calloc((size_t)n, sizeof *cm->readers);
     cm->src = calloc((size_t)n, sizeof *cm->src);
@@ -81,8 +82,16 @@ static int open_files(cli_model *cm, char **paths, int n, int want_hash, nq_err 
         cm->src_names[i] = strdup(base_name(paths[i]));
         cm->src[i].name = cm->src_names[i];
         cm->src[i].size = cm->readers[i].size;
-        if (want_hash && nq_sha256_reader(&cm->readers[i], cm->src[i].sha256, e)) return 1;
     }
+    return 0;
+}
+
+/* SHA-256 of every source file, for the manifest. Only once the model parsed: hashing reads
+ * every byte, so a broken or hostile input (a 1 TiB sparse file with a bad header) must be
+ * rejected by its header first, not after minutes of hashing. */
+static int hash_sources(cli_model *cm, nq_err *e) {
+    for (int i = 0; i < cm->nsrc; i++)
+        if (nq_sha256_reader(&cm->readers[i], cm->src[i].sha256, e)) return 1;
     return 0;
 }
 
@@ -93,7 +102,7 @@ static char *join(const char *dir, const char *name) {
     return p;
 }
 
-static int open_sharded(const char *dir, int want_hash, cli_model *cm, nq_err *e) {
+static int open_sharded(const char *dir, cli_model *cm, nq_err *e) {
     char *index_path = join(dir, "model.safetensors.index.json");
     size_t len;
     char *json = cli_slurp(index_path, &len, e);
@@ -103,7 +112,7 @@ static int open_sharded(const char *dir, int want_hash, cli_model *cm, nq_err *e
     int n = 0, rc = nq_safetensors_index_files(json, len, &names, &n, e) != NQ_OK;
     char **paths = rc ? NULL : calloc((size_t)n + 1, sizeof *paths);
     for (int i = 0; !rc && i < n; i++) paths[i] = join(dir, names[i]);
-    if (!rc) rc = open_files(cm, paths, n, want_hash, e);
+    if (!rc) rc = open_files(cm, paths, n, e);
     if (!rc) rc = nq_safetensors_open(&cm->model, cm->readers, cm->nreaders, json, len, e) != NQ_OK;
     for (int i = 0; paths && i < n; i++) free(paths[i]);
     free(paths);
@@ -128,10 +137,10 @@ int cli_open_model(const char *path, int want_hash, int no_verify, cli_model *cm
         struct stat s2;
         if (idx && stat(idx, &s2) == 0) {
             cm->format = "safetensors";
-            rc = open_sharded(path, want_hash, cm, e);
+            rc = open_sharded(path, cm, e);
         } else if (single && stat(single, &s2) == 0) {
             cm->format = "safetensors";
-            rc = open_files(cm, &single, 1, want_hash, e) ||
+            rc = open_files(cm, &single, 1, e) ||
                  nq_safetensors_open(&cm->model, cm->readers, 1, NULL, 0, e) != NQ_OK;
         } else {
             rc = nq_fail(e, NQ_E_IO, "%s: no model.safetensors or model.safetensors.index.json in directory", path);
@@ -140,7 +149,7 @@ int cli_open_model(const char *path, int want_hash, int no_verify, cli_model *cm
         free(single);
     } else {
         char *p = (char *)path;
-        rc = open_files(cm, &p, 1, want_hash, e);
+        rc = open_files(cm, &p, 1, e);
         if (!rc && ends_with(path, ".novaq")) {
             cm->format = "novaq";
             rc = nq_novaq_open_ex(&cm->model, &cm->readers[0], no_verify ? NQ_OPEN_NO_VERIFY : 0, e) != NQ_OK;
@@ -152,6 +161,8 @@ int cli_open_model(const char *path, int want_hash, int no_verify, cli_model *cm
             rc = nq_safetensors_open(&cm->model, cm->readers, 1, NULL, 0, e) != NQ_OK;
         }
     }
+    /* A .novaq input is only opened to be refused (cmd_local) or read: no hash needed. */
+    if (!rc && want_hash && strcmp(cm->format, "novaq")) rc = hash_sources(cm, e);
     if (rc) cli_close_model(cm);
     return rc;
 }
@@ -170,15 +181,76 @@ static int file_write(void *ctx, const void *src, size_t len) {
     return fwrite(src, 1, len, ctx) == len ? 0 : -1;
 }
 
+/* The CLI's one piece of global state, justified: a signal handler reaches nothing else.
+ * While an output is being written, sig_tmp_path holds its temporary file's name, copied
+ * there before sig_tmp_armed is set and not changed while it is set, so that SIGINT or
+ * SIGTERM can remove the file instead of leaving "<out>.tmp.<pid>" behind forever. One
+ * output at a time (the CLI writes one). */
+static char sig_tmp_path[4096];
+static volatile sig_atomic_t sig_tmp_armed;
+
+/* Async-signal-safe only: unlink, signal and raise. The default action then ends the
+ * process with the signal, as it would have without the handler. */
+static void on_fatal_signal(int sig) {
+    if (sig_tmp_armed) unlink(sig_tmp_path);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void cleanup_arm(const char *tmp) {
+    size_t n = strlen(tmp);
+    sig_tmp_armed = 0;
+    if (n >= sizeof sig_tmp_path) return; /* no room: the file stays on a signal, as before */
+    memcpy(sig_tmp_path, tmp, n + 1);
+    const int sigs[] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction old, sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_fatal_signal;
+        sigemptyset(&sa.sa_mask);
+        /* A signal ignored on entry (nohup, background jobs of a script) stays ignored. */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sigs[i], &sa, NULL);
+    }
+    sig_tmp_armed = 1;
+}
+
+int cli_out_check(const char *path, nq_err *e) {
+    struct stat st;
+    if (!path[0]) return nq_fail(e, NQ_E_IO, "the output path is empty");
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return nq_fail(e, NQ_E_IO, "%s: the output is a directory; give a file name (-o DIR/name.novaq)", path);
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 1;
+    char *dir = malloc(n + 2);
+    if (!dir) return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    if (!slash) strcpy(dir, ".");
+    else if (n == 0) strcpy(dir, "/");
+    else { memcpy(dir, path, n); dir[n] = 0; }
+    int rc = 0;
+    if (stat(dir, &st) != 0) rc = nq_fail(e, NQ_E_IO, "%s: output directory %s: %s", path, dir, strerror(errno));
+    else if (!S_ISDIR(st.st_mode)) rc = nq_fail(e, NQ_E_IO, "%s: %s is not a directory", path, dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        rc = nq_fail(e, NQ_E_IO, "%s: cannot write in directory %s: %s", path, dir, strerror(errno));
+    free(dir);
+    return rc;
+}
+
 int cli_out_open(cli_out *o, const char *path, nq_err *e) {
     memset(o, 0, sizeof *o);
+    if (cli_out_check(path, e)) return 1;
     size_t n = strlen(path) + 32;
     o->path = strdup(path);
     o->tmp = malloc(n);
-    if (!o->path || !o->tmp) return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    if (!o->path || !o->tmp) {
+        free(o->path);
+        free(o->tmp);
+        return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    }
     snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    cleanup_arm(o->tmp); /* before the file exists: no window where a signal leaves it */
     o->f = fopen(o->tmp, "wb");
     if (!o->f) {
+        sig_tmp_armed = 0;
         nq_fail(e, NQ_E_IO, "%s: %s", o->tmp, strerror(errno));
         free(o->path);
         free(o->tmp);
@@ -196,10 +268,12 @@ int cli_out_commit(cli_out *o, nq_err *e) {
     if (bad || rename(o->tmp, o->path) != 0) {
         nq_fail(e, NQ_E_IO, "%s: cannot complete output: %s", o->path, strerror(errno));
         remove(o->tmp);
+        sig_tmp_armed = 0;
         free(o->path);
         free(o->tmp);
         return 1;
     }
+    sig_tmp_armed = 0; /* after the rename: a signal before it still removes the file */
     free(o->path);
     free(o->tmp);
     return 0;
@@ -208,6 +282,7 @@ int cli_out_commit(cli_out *o, nq_err *e) {
 void cli_out_abort(cli_out *o) {
     if (o->f) fclose(o->f);
     if (o->tmp) remove(o->tmp);
+    sig_tmp_armed = 0;
     free(o->path);
     free(o->tmp);
     memset(o, 0, sizeof *o);

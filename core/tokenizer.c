@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "novaq.h"
+#include "tokenizer_internal.h"
 #include "tokenizer_unicode.h"
 #include "util.h"
 
@@ -53,21 +54,46 @@ static int hmap_init(hmap *m, size_t n) {
     return m->slots != NULL;
 }
 
-/* Slot for a string key: the matching one, or the empty one where it would go. */
-static hslot *hmap_str_slot(const hmap *m, const uint8_t *s, size_t n) {
-    uint64_t h = hash_bytes(s, n);
+/* Lookups (hmap_*_find) never write: after load the maps are read-only, which is what
+ * makes one tokenizer safe to share between threads (novaq.h). Only the load-time inserts
+ * (hmap_*_put) touch a slot. */
+
+/* Index of the slot of a string key: the matching one, or the empty one where it would go. */
+static size_t hmap_str_index(const hmap *m, const uint8_t *s, size_t n, uint64_t h) {
     for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        hslot *sl = &m->slots[i];
-        if (!sl->used) { sl->key = h; return sl; }
-        if (sl->key == h && sl->len == n && !memcmp(sl->str, s, n)) return sl;
+        const hslot *sl = &m->slots[i];
+        if (!sl->used || (sl->key == h && sl->len == n && !memcmp(sl->str, s, n))) return i;
     }
 }
 
-static hslot *hmap_pair_slot(const hmap *m, uint64_t key) {
-    for (size_t i = mix64(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        hslot *sl = &m->slots[i];
-        if (!sl->used || sl->key == key) { sl->key = key; return sl; }
-    }
+static const hslot *hmap_str_find(const hmap *m, const uint8_t *s, size_t n) {
+    const hslot *sl = &m->slots[hmap_str_index(m, s, n, hash_bytes(s, n))];
+    return sl->used ? sl : NULL;
+}
+
+/* Slot for a string key at load: the matching one, or the empty one, its key set (the
+ * caller fills it and marks it used). */
+static hslot *hmap_str_put(hmap *m, const uint8_t *s, size_t n) {
+    uint64_t h = hash_bytes(s, n);
+    hslot *sl = &m->slots[hmap_str_index(m, s, n, h)];
+    if (!sl->used) sl->key = h;
+    return sl;
+}
+
+static size_t hmap_pair_index(const hmap *m, uint64_t key) {
+    for (size_t i = mix64(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1))
+        if (!m->slots[i].used || m->slots[i].key == key) return i;
+}
+
+static const hslot *hmap_pair_find(const hmap *m, uint64_t key) {
+    const hslot *sl = &m->slots[hmap_pair_index(m, key)];
+    return sl->used ? sl : NULL;
+}
+
+static hslot *hmap_pair_put(hmap *m, uint64_t key) {
+    hslot *sl = &m->slots[hmap_pair_index(m, key)];
+    if (!sl->used) sl->key = key;
+    return sl;
 }
 
 /* ------------------------------------------------------------ tokenizer */
@@ -155,7 +181,7 @@ static nq_status set_token(nq_tokenizer *t, int32_t id, const uint8_t *b, size_t
     if (!t->tok[id]) return nq_fail(e, NQ_E_NOMEM, "tokenizer.json: out of memory");
     memcpy(t->tok[id], b, n);
     t->tok_len[id] = (uint32_t)n;
-    hslot *sl = hmap_str_slot(&t->by_bytes, b, n);
+    hslot *sl = hmap_str_put(&t->by_bytes, b, n);
     if (!sl->used) { /* first id wins for duplicate byte strings */
         sl->used = 1; sl->str = t->tok[id]; sl->len = (uint32_t)n; sl->value = id;
     }
@@ -199,8 +225,8 @@ static nq_status load_vocab(nq_tokenizer *t, const cJSON *vocab, nq_err *e) {
     }
     for (int b = 0; b < 256; b++) {
         uint8_t c = (uint8_t)b;
-        hslot *sl = hmap_str_slot(&t->by_bytes, &c, 1);
-        t->byte_id[b] = sl->used ? sl->value : -1;
+        const hslot *sl = hmap_str_find(&t->by_bytes, &c, 1);
+        t->byte_id[b] = sl ? sl->value : -1;
     }
     return NQ_OK;
 }
@@ -232,9 +258,11 @@ static int32_t lookup_bytelevel(const nq_tokenizer *t, const char *s, const int1
     size_t n = strlen(s), rn;
     uint8_t buf[1024];
     if (n > sizeof buf || !bytelevel_to_raw(s, buf, &rn, cp_to_byte)) return -1;
-    hslot *sl = hmap_str_slot(&t->by_bytes, buf, rn);
-    return sl->used ? sl->value : -1;
+    const hslot *sl = hmap_str_find(&t->by_bytes, buf, rn);
+    return sl ? sl->value : -1;
 }
+
+static uint64_t pair_key(int32_t a, int32_t b) { return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; }
 
 static nq_status load_merges(nq_tokenizer *t, const cJSON *merges, nq_err *e) {
     int16_t cp_to_byte[512];
@@ -254,8 +282,12 @@ static nq_status load_merges(nq_tokenizer *t, const cJSON *merges, nq_err *e) {
         if (ia < 0 || ib < 0 || ic < 0)
             return nq_fail(e, NQ_E_FORMAT, "tokenizer.json: model.merges[%d] ('%s' + '%s') names a "
                            "token missing from model.vocab", rank, a, b);
-        hslot *sl = hmap_pair_slot(&t->merges, ((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib);
-        if (!sl->used) { sl->used = 1; sl->value = rank; sl->value2 = ic; }
+        hslot *sl = hmap_pair_put(&t->merges, pair_key(ia, ib));
+        if (!sl->used) { /* first rank wins for a repeated pair, so ranks name pairs */
+            sl->used = 1;
+            sl->value = rank;
+            sl->value2 = ic;
+        }
     }
     return NQ_OK;
 }
@@ -481,47 +513,125 @@ static int idvec_push(idvec *iv, int32_t id) {
     return 1;
 }
 
-/* Merge the lowest-ranked adjacent pair until none is in the merge table. sym is scratch
- * space of n ids. Pieces are words, so the quadratic scan stays short. */
-static nq_status bpe_piece(const nq_tokenizer *t, const uint8_t *s, size_t n, int32_t *sym,
-                           idvec *out, nq_err *e) {
-    if (t->ignore_merges) {
-        hslot *sl = hmap_str_slot(&t->by_bytes, s, n);
-        if (sl->used) return idvec_push(out, sl->value) ? NQ_OK : nq_fail(e, NQ_E_NOMEM, "tokenizer: out of memory");
+/* Per-call scratch of the BPE merge loop, grown to the longest piece of one encode call
+ * (the tokenizer itself is never written while encoding). The piece's symbols form a linked
+ * list in byte order; heap holds candidate merges keyed (rank << 32 | position of the left
+ * symbol), smallest first. Entries go stale when a neighbour merges; they are recognised
+ * when popped and skipped, so every merge costs O(log n) and a piece O(n log n). */
+enum { BPE_NONE = UINT32_MAX };
+typedef struct bpe_scratch {
+    int32_t *sym;            /* id of each symbol; -1 once merged into its left neighbour */
+    uint32_t *next, *prev;   /* neighbours, BPE_NONE at the ends */
+    uint64_t *heap;
+    size_t cap;              /* symbols the arrays hold; heap holds 2 * cap */
+    uint64_t steps;          /* heap pushes, pops and sift steps (tests check the growth) */
+} bpe_scratch;
+
+static void bpe_scratch_free(bpe_scratch *b) {
+    free(b->sym); free(b->next); free(b->prev); free(b->heap);
+}
+
+static int bpe_reserve(bpe_scratch *b, size_t n) {
+    if (n <= b->cap) return 1;
+    size_t nc = n < 256 ? 256 : n;
+    bpe_scratch_free(b);
+    b->sym = malloc(nc * sizeof *b->sym);
+    b->next = malloc(nc * sizeof *b->next);
+    b->prev = malloc(nc * sizeof *b->prev);
+    b->heap = malloc(2 * nc * sizeof *b->heap);
+    b->cap = b->sym && b->next && b->prev && b->heap ? nc : 0;
+    return b->cap != 0;
+}
+
+/* Heap size bound: n - 1 initial candidates, and each merge pops one and pushes at most
+ * two, so at most n - 1 + (n - 1) entries. */
+static void heap_push(bpe_scratch *b, size_t *hn, uint64_t v) {
+    size_t i = (*hn)++;
+    b->steps++;
+    while (i > 0 && b->heap[(i - 1) / 2] > v) {
+        b->heap[i] = b->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+        b->steps++;
     }
-    for (size_t i = 0; i < n; i++) {
-        sym[i] = t->byte_id[s[i]];
-        if (sym[i] < 0)
-            return nq_fail(e, NQ_E_UNSUPPORTED, "tokenizer: byte 0x%02x has no token in the vocabulary", s[i]);
-    }
-    size_t m = n;
+    b->heap[i] = v;
+}
+
+static uint64_t heap_pop(bpe_scratch *b, size_t *hn) {
+    uint64_t top = b->heap[0], v = b->heap[--*hn];
+    size_t i = 0, n = *hn;
+    b->steps++;
     for (;;) {
-        int32_t best_rank = INT32_MAX, best_id = -1;
-        size_t best = 0;
-        for (size_t i = 0; i + 1 < m; i++) {
-            hslot *sl = hmap_pair_slot(&t->merges, ((uint64_t)(uint32_t)sym[i] << 32) | (uint32_t)sym[i + 1]);
-            if (sl->used && sl->value < best_rank) { best_rank = sl->value; best_id = sl->value2; best = i; }
-        }
-        if (best_id < 0) break;
-        sym[best] = best_id;
-        memmove(sym + best + 1, sym + best + 2, (m - best - 2) * sizeof *sym);
-        m--;
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && b->heap[c + 1] < b->heap[c]) c++;
+        if (b->heap[c] >= v) break;
+        b->heap[i] = b->heap[c];
+        i = c;
+        b->steps++;
     }
-    for (size_t i = 0; i < m; i++)
-        if (!idvec_push(out, sym[i])) return nq_fail(e, NQ_E_NOMEM, "tokenizer: out of memory");
+    if (n) b->heap[i] = v;
+    return top;
+}
+
+/* Push the pair starting at symbol i if the merge table has it. */
+static void bpe_candidate(const nq_tokenizer *t, bpe_scratch *b, size_t *hn, uint32_t i) {
+    if (i == BPE_NONE || b->next[i] == BPE_NONE) return;
+    const hslot *sl = hmap_pair_find(&t->merges, pair_key(b->sym[i], b->sym[b->next[i]]));
+    if (sl) heap_push(b, hn, (uint64_t)(uint32_t)sl->value << 32 | i);
+}
+
+/* Merge the lowest-ranked adjacent pair (the leftmost of equal ranks) until none is in the
+ * merge table: Hugging Face's BPE. Ranks name pairs (load_merges keeps the first rank of a
+ * repeated pair), so a popped candidate is current exactly when the pair now at its
+ * position still has its rank. */
+static nq_status bpe_piece(const nq_tokenizer *t, const uint8_t *s, size_t n, size_t at,
+                           bpe_scratch *b, idvec *out, nq_err *e) {
+    if (t->ignore_merges) {
+        const hslot *sl = hmap_str_find(&t->by_bytes, s, n);
+        if (sl) return idvec_push(out, sl->value) ? NQ_OK : nq_fail(e, NQ_E_NOMEM, "tokenizer: out of memory");
+    }
+    if (n == 0) return NQ_OK;
+    if (n >= BPE_NONE)
+        return nq_fail(e, NQ_E_UNSUPPORTED, "tokenizer: the pre-tokenized piece at byte %zu is %zu "
+                       "bytes (4 GiB at most)", at, n);
+    if (!bpe_reserve(b, n)) return nq_fail(e, NQ_E_NOMEM, "tokenizer: out of memory");
+    size_t hn = 0;
+    for (size_t i = 0; i < n; i++) {
+        b->sym[i] = t->byte_id[s[i]];
+        if (b->sym[i] < 0)
+            return nq_fail(e, NQ_E_UNSUPPORTED, "tokenizer: byte 0x%02x has no token in the vocabulary", s[i]);
+        b->prev[i] = i ? (uint32_t)(i - 1) : BPE_NONE;
+        b->next[i] = i + 1 < n ? (uint32_t)(i + 1) : BPE_NONE;
+    }
+    for (size_t i = 0; i + 1 < n; i++) bpe_candidate(t, b, &hn, (uint32_t)i);
+    while (hn) {
+        uint64_t top = heap_pop(b, &hn);
+        uint32_t l = (uint32_t)top, r = b->next[l];
+        if (b->sym[l] < 0 || r == BPE_NONE) continue; /* stale: l was merged away or is last */
+        const hslot *sl = hmap_pair_find(&t->merges, pair_key(b->sym[l], b->sym[r]));
+        if (!sl || (uint32_t)sl->value != (uint32_t)(top >> 32)) continue; /* stale: pair changed */
+        b->sym[l] = sl->value2;
+        b->sym[r] = -1;
+        b->next[l] = b->next[r];
+        if (b->next[r] != BPE_NONE) b->prev[b->next[r]] = l;
+        bpe_candidate(t, b, &hn, b->prev[l]);
+        bpe_candidate(t, b, &hn, l);
+    }
+    for (uint32_t i = 0; i != BPE_NONE; i = b->next[i])
+        if (!idvec_push(out, b->sym[i])) return nq_fail(e, NQ_E_NOMEM, "tokenizer: out of memory");
     return NQ_OK;
 }
 
 /* Pre-tokenize and BPE one stretch of plain text (no added tokens in it). */
 static nq_status encode_plain(const nq_tokenizer *t, const uint8_t *s, size_t n, size_t base,
-                              idvec *out, nq_err *e) {
+                              bpe_scratch *b, idvec *out, nq_err *e) {
     int prefix = t->add_prefix_space && n > 0 && s[0] != ' ';
     size_t tn = n + (size_t)prefix;
     uint8_t *text = malloc(tn + 1);
-    int32_t *cp = malloc((tn + 1) * sizeof *cp), *sym = malloc((tn + 1) * sizeof *sym);
+    int32_t *cp = malloc((tn + 1) * sizeof *cp);
     size_t *off = malloc((tn + 1) * sizeof *off);
     nq_status st = NQ_OK;
-    if (!text || !cp || !sym || !off) { st = nq_fail(e, NQ_E_NOMEM, "tokenizer: out of memory"); goto done; }
+    if (!text || !cp || !off) { st = nq_fail(e, NQ_E_NOMEM, "tokenizer: out of memory"); goto done; }
     if (prefix) text[0] = ' ';
     memcpy(text + prefix, s, n);
     size_t ncp = 0;
@@ -539,11 +649,12 @@ static nq_status encode_plain(const nq_tokenizer *t, const uint8_t *s, size_t n,
     cps c = {cp, off, ncp};
     for (size_t i = 0; i < ncp && !st;) {
         size_t k = t->pretok == PRETOK_LLAMA3 ? match_llama3(&c, i) : match_gpt2(&c, i);
-        st = bpe_piece(t, text + off[i], off[i + k] - off[i], sym, out, e);
+        st = bpe_piece(t, text + off[i], off[i + k] - off[i], base + off[i] - (off[i] ? (size_t)prefix : 0),
+                       b, out, e);
         i += k;
     }
 done:
-    free(text); free(cp); free(sym); free(off);
+    free(text); free(cp); free(off);
     return st;
 }
 
@@ -562,9 +673,10 @@ static int find_added(const nq_tokenizer *t, const uint8_t *s, size_t n, size_t 
     return -1;
 }
 
-nq_status nq_tokenizer_encode(const nq_tokenizer *t, const char *text, size_t len, int32_t **ids,
-                              size_t *nids, nq_err *e) {
+nq_status nq_tokenizer_encode_steps(const nq_tokenizer *t, const char *text, size_t len,
+                                    int32_t **ids, size_t *nids, uint64_t *steps, nq_err *e) {
     idvec out = {0};
+    bpe_scratch b = {0};
     const uint8_t *s = (const uint8_t *)text;
     size_t done = 0;
     nq_status st = NQ_OK;
@@ -574,15 +686,44 @@ nq_status nq_tokenizer_encode(const nq_tokenizer *t, const char *text, size_t le
         size_t pos = 0;
         int a = find_added(t, s + done, len - done, &pos);
         size_t plain = a >= 0 ? pos : len - done;
-        if (plain) st = encode_plain(t, s + done, plain, done, &out, e);
+        if (plain) st = encode_plain(t, s + done, plain, done, &b, &out, e);
         if (!st && a >= 0 && !idvec_push(&out, t->added[a].id))
             st = nq_fail(e, NQ_E_NOMEM, "tokenizer: out of memory");
         done += plain + (a >= 0 ? t->added[a].len : 0);
     }
+    bpe_scratch_free(&b);
+    if (steps) *steps = b.steps;
     if (st) { free(out.v); return st; }
     *ids = out.v ? out.v : malloc(sizeof(int32_t));
     *nids = out.n;
     return *ids ? NQ_OK : nq_fail(e, NQ_E_NOMEM, "tokenizer: out of memory");
+}
+
+nq_status nq_tokenizer_encode(const nq_tokenizer *t, const char *text, size_t len, int32_t **ids,
+                              size_t *nids, nq_err *e) {
+    return nq_tokenizer_encode_steps(t, text, len, ids, nids, NULL, e);
+}
+
+static void sha256_hmap(nq_sha256_ctx *c, const hmap *m) {
+    for (size_t i = 0; i < m->cap; i++) {
+        const hslot *sl = &m->slots[i];
+        uint8_t b[21];
+        nq_put_u64(b, sl->key);
+        nq_put_u32(b + 8, sl->len);
+        nq_put_u32(b + 12, (uint32_t)sl->value);
+        nq_put_u32(b + 16, (uint32_t)sl->value2);
+        b[20] = sl->used;
+        nq_sha256_update(c, b, sizeof b);
+    }
+}
+
+void nq_tokenizer_tables_sha256(const nq_tokenizer *t, uint8_t out[32]) {
+    nq_sha256_ctx c;
+    nq_sha256_init(&c);
+    sha256_hmap(&c, &t->by_bytes);
+    sha256_hmap(&c, &t->merges);
+    nq_sha256_update(&c, t->byte_id, sizeof t->byte_id);
+    nq_sha256_final(&c, out);
 }
 
 nq_status nq_tokenizer_decode(const nq_tokenizer *t, const int32_t *ids, size_t n, int skip_special,

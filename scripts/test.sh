@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything the project tests, from a fresh Debian 12 machine, in stages: set-up, native
-# build and ctest, the ASan+UBSan build and its ctest, then the canister and the browser
+# build and ctest, the ASan+UBSan build and its ctest, a run of every fuzz target, then the
+# canister and the browser
 # targets (ctest labels canister and wasm: scripts/test-canister.sh, test-wasm.sh,
 # test-wasm-llama.sh). Prints each stage's time at the end, pass or fail.
 #
@@ -54,6 +55,10 @@ stage "native ctest" in_dir build ctest --output-on-failure -j"$jobs" "${native_
 stage "asan+ubsan build" env NOVAQ_SANITIZE=1 bash scripts/build.sh
 stage "asan+ubsan ctest" in_dir build-asan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j"$jobs" "${asan_sel[@]}"
-stage "canister" in_dir build ctest --output-on-failure -L canister
+# every reader's libFuzzer target (scripts/fuzz.sh): a smoke run by default, 30 s each with --full
+fuzz_secs=${NOVAQ_FUZZ_SECONDS:-$([ "$full" = 1 ] && echo 30 || echo 2)}
+stage "fuzz ($fuzz_secs s per target)" bash scripts/fuzz.sh all "$fuzz_secs"
+# (the canister's own Candid fuzz run is the fuzz stage's candid target)
+stage "canister" in_dir build env NOVAQ_FUZZ_SECONDS=0 ctest --output-on-failure -L canister
 stage "wasm + browser" in_dir build ctest --output-on-failure -L wasm
 echo "test: all passed"

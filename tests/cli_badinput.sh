@@ -31,10 +31,26 @@ expect 1 "not valid JSON" "$novaq" local badjson.safetensors -o t.novaq
 [ -e t.novaq ] && { echo "FAIL: output left behind after failure"; fail=1; }
 ls t.novaq.tmp.* >/dev/null 2>&1 && { echo "FAIL: temp file left behind"; fail=1; }
 
+# A 1 TiB sparse file with a bad header is refused by its header at once: the input hash
+# for the manifest is computed only after the model parsed (it once read all 1 TiB first).
+printf '\x10\x00\x00\x00\x00\x00\x00\x00{"bogus": 1,   }' > sparse.safetensors
+if truncate -s 1T sparse.safetensors 2>/dev/null; then
+  expect 1 "sparse.safetensors: header is not valid JSON" timeout 20 "$novaq" local sparse.safetensors -o t.novaq
+  mkdir -p sparse_dir && ln -sf "$model" sparse_dir/a.safetensors && ln -sf ../sparse.safetensors sparse_dir/b.safetensors
+  printf '{"weight_map":{"x":"a.safetensors","y":"b.safetensors"}}' > sparse_dir/model.safetensors.index.json
+  expect 1 "b.safetensors" timeout 20 "$novaq" local sparse_dir -o t.novaq
+fi
+rm -f sparse.safetensors
+
 # a small valid .novaq, then damage it
 head -c 8 "$model" >/dev/null
 "$novaq" local "$model" -o good.novaq --bits 1.5 --kmeans-iters 2 --train-vectors 2048 --shard-size 262144 >/dev/null || { echo "FAIL: compress"; exit 1; }
 expect 0 "valid" "$novaq" validate good.novaq
+# the manifest records the SHA-256 of the input file, as before
+want=$(sha256sum "$model" | cut -d' ' -f1)
+"$novaq" info --json good.novaq > info.json
+python3 -c "import json,sys; f=json.load(open('info.json'))['source']['files']; sys.exit(0 if len(f)==1 and f[0]['sha256']=='$want' else 1)" \
+  || { echo "FAIL: manifest input hash is not the SHA-256 of $model"; cat info.json; fail=1; }
 python3 - <<'PY'
 import json, struct
 b = bytearray(open("good.novaq", "rb").read())

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "testutil.h"
+#include "tokenizer_internal.h"
 
 static nq_tokenizer *load_tiny(void) {
     size_t n;
@@ -221,6 +222,207 @@ static void test_split_regexes(void) {
     check_split(0, s3, g3, 5);
 }
 
+
+/* ----- BPE merge loop (issue 16): the heap-based loop must give the ids the old quadratic
+ * scan gave, and its work must grow as n log n with the length of a word. */
+
+/* Inputs whose ids the naive (pre-heap) BPE produced, hashed in tok_cases_sha256. */
+static char *tok_case(int k, size_t *n) {
+    static const char *unit[] = {"the", " ", "a", "ab", "1234567890", "!?", "\xc3\xa9",
+                                 " \n", "aa ", "the the  the\n\n\tthe's"};
+    static const size_t reps[] = {2731, 3000, 1001, 1500, 100, 700, 600, 500, 900, 300};
+    if (k >= (int)(sizeof reps / sizeof *reps)) return NULL;
+    size_t ul = strlen(unit[k]);
+    char *s = malloc(ul * reps[k] + 2);
+    if (!s) return NULL;
+    for (size_t i = 0; i < reps[k]; i++) memcpy(s + i * ul, unit[k], ul);
+    *n = ul * reps[k];
+    if (k == 1) s[(*n)++] = 'x'; /* a whitespace run before a word */
+    return s;
+}
+
+static void sha256_ids(const int32_t *ids, size_t n, nq_sha256_ctx *c) {
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b[4];
+        for (int j = 0; j < 4; j++) b[j] = (uint8_t)((uint32_t)ids[i] >> (8 * j));
+        nq_sha256_update(c, b, 4);
+    }
+}
+
+static int hex_equal(const uint8_t h[32], const char *hex) {
+    char buf[65];
+    for (int i = 0; i < 32; i++) snprintf(buf + 2 * i, 3, "%02x", h[i]);
+    return !strcmp(buf, hex);
+}
+
+/* Counts and SHA-256 (ids as little-endian int32) of what the quadratic scan (before the
+ * heap, commit 84f6b00) gave for calib.txt and for each tok_case. */
+static void test_same_ids_as_before(const nq_tokenizer *t) {
+    static const struct { size_t n; const char *sha; } want[] = {
+        {2731, "d6e2421674a1646c3b2c897c770fa22d463bfb887aef919e612090bd3b649268"},
+        {1502, "f873bcc2b9b0f3e355c9f24dd2fd7a93044670b3c1cc29ce46c616f76553ceb4"},
+        {1001, "652215f7cf32f76d6f909df0f549645ab26441acc57cc75fc2330423f3cf78fc"},
+        {1500, "9b7835e91e6bdbf6fd75c83cf647907e18615f7d8082cefb05cdbe11923faff6"},
+        {900, "581b1fa3755c5fb2efb6847fda696cd991e267eb5792b5c5bca17ddeea9f30b0"},
+        {1400, "2de21e5388724df0b7733ea6da2318602abd8147d6819ba9e4ad43e49fc60269"},
+        {1200, "976dcf3025a39cdee3b66c2c0a0e412c1db2f182c30af7f46b345bdf5bec22aa"},
+        {1000, "f6bc4484c25131318e160a7001d3be546d642ffdd370bd203c789aa423bdcb67"},
+        {1801, "ee7c7dfce13dbc7003179c4217e4782c0f4bebfd95d9c412486a1ae88ed7685a"},
+        {2700, "7fec8b91802d1f4a192e3a15904b355d6eb64c0b28369308f7b706dbfdd990da"}};
+    size_t n, nids;
+    int32_t *ids;
+    uint8_t h[32];
+    nq_err e = {0};
+    nq_sha256_ctx c;
+    char *text = (char *)tu_read_file(tu_data("novaq-tiny-llama/calib.txt"), &n);
+    CHECK(text != NULL);
+    if (text && nq_tokenizer_encode(t, text, n, &ids, &nids, &e) == NQ_OK) {
+        nq_sha256_init(&c);
+        sha256_ids(ids, nids, &c);
+        nq_sha256_final(&c, h);
+        CHECK(nids == 58540);
+        CHECK(hex_equal(h, "6db92db4f8fc19334daccc645501bd5b72e5fec7f08948462a7d454a29f5de3e"));
+        free(ids);
+    } else CHECK(0);
+    free(text);
+    int k = 0;
+    for (char *s; (s = tok_case(k, &n)); k++) {
+        CHECK(nq_tokenizer_encode(t, s, n, &ids, &nids, &e) == NQ_OK);
+        nq_sha256_init(&c);
+        sha256_ids(ids, nids, &c);
+        nq_sha256_final(&c, h);
+        if (nids != want[k].n || !hex_equal(h, want[k].sha)) fprintf(stderr, "tok_case %d differs\n", k);
+        CHECK(nids == want[k].n && hex_equal(h, want[k].sha));
+        free(ids);
+        free(s);
+    }
+    CHECK(k == 10);
+}
+
+/* The tables are read-only after load: encoding text full of pairs and strings missing from
+ * them (lookup misses, which once wrote their key into the empty slot) leaves every slot as
+ * it was. */
+static void test_tables_read_only(const nq_tokenizer *t) {
+    uint8_t before[32], after[32];
+    nq_tokenizer_tables_sha256(t, before);
+    const char *s = "zqxj \xe2\x82\xac\xf0\x9f\x98\x80 qqqq kkzz 0x7f!? \t\t<s>wwvv</s>";
+    int32_t *ids;
+    size_t n;
+    nq_err e = {0};
+    CHECK(nq_tokenizer_encode(t, s, strlen(s), &ids, &n, &e) == NQ_OK);
+    free(ids);
+    nq_tokenizer_tables_sha256(t, after);
+    CHECK(!memcmp(before, after, 32));
+}
+
+/* Random merge tables over "abc" (repeated pairs, several pairs making one token, ties of
+ * overlapping pairs as in "aaaa") against a reference kept here: the plain quadratic scan,
+ * lowest rank first, leftmost of equal ranks. */
+enum { RM_MAXTOK = 200, RM_MAXMERGE = 160, RM_MAXLEN = 400 };
+typedef struct rm_table {
+    char tok[RM_MAXTOK][16];
+    int ntok, nmerge;
+    int ma[RM_MAXMERGE], mb[RM_MAXMERGE], mc[RM_MAXMERGE];
+} rm_table;
+
+static uint32_t rm_rand(uint32_t *st) { *st = *st * 1664525u + 1013904223u; return *st >> 8; }
+
+static int rm_find(const rm_table *r, const char *s) {
+    for (int i = 0; i < r->ntok; i++)
+        if (!strcmp(r->tok[i], s)) return i;
+    return -1;
+}
+
+static size_t rm_reference(const rm_table *r, const char *text, int *sym) {
+    size_t m = strlen(text);
+    for (size_t i = 0; i < m; i++) sym[i] = text[i] - 'a';
+    for (;;) {
+        int best_rank = -1;
+        size_t best = 0;
+        for (size_t i = 0; i + 1 < m; i++)
+            for (int k = 0; k < r->nmerge && (best_rank < 0 || k < best_rank); k++)
+                if (r->ma[k] == sym[i] && r->mb[k] == sym[i + 1]) { best_rank = k; best = i; break; }
+        if (best_rank < 0) return m;
+        sym[best] = r->mc[best_rank];
+        memmove(sym + best + 1, sym + best + 2, (m - best - 2) * sizeof *sym);
+        m--;
+    }
+}
+
+static void test_random_merges(void) {
+    uint32_t st = 12345;
+    for (int table = 0; table < 20; table++) {
+        rm_table r = {{"a", "b", "c"}, 3, 0, {0}, {0}, {0}};
+        while (r.nmerge < RM_MAXMERGE && r.ntok < RM_MAXTOK) {
+            int a = (int)(rm_rand(&st) % (uint32_t)r.ntok), b = (int)(rm_rand(&st) % (uint32_t)r.ntok);
+            char both[32];
+            snprintf(both, sizeof both, "%s%s", r.tok[a], r.tok[b]);
+            if (strlen(both) > 8) continue;
+            int c = rm_find(&r, both);
+            if (c < 0) { c = r.ntok++; strcpy(r.tok[c], both); }
+            r.ma[r.nmerge] = a; r.mb[r.nmerge] = b; r.mc[r.nmerge++] = c;
+        }
+        /* tokenizer.json: ids 0..2 are a, b, c; every other byte after them, then the rest */
+        cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model");
+        cJSON_AddStringToObject(model, "type", "BPE");
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(root, "pre_tokenizer"), "type", "ByteLevel");
+        cJSON *vocab = cJSON_AddObjectToObject(model, "vocab"), *merges = cJSON_AddArrayToObject(model, "merges");
+        for (int i = 0; i < r.ntok; i++) cJSON_AddNumberToObject(vocab, r.tok[i], i);
+        for (int k = 0; k < r.nmerge; k++) {
+            cJSON *pair = cJSON_CreateArray();
+            cJSON_AddItemToArray(pair, cJSON_CreateString(r.tok[r.ma[k]]));
+            cJSON_AddItemToArray(pair, cJSON_CreateString(r.tok[r.mb[k]]));
+            cJSON_AddItemToArray(merges, pair);
+        }
+        char *json = cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        nq_tokenizer *t = NULL;
+        nq_err e = {0};
+        CHECK(nq_tokenizer_load(&t, json, strlen(json), &e) == NQ_OK);
+        free(json);
+        if (!t) continue;
+        for (int trial = 0; trial < 20; trial++) {
+            char text[RM_MAXLEN + 1];
+            size_t len = 1 + rm_rand(&st) % RM_MAXLEN;
+            uint32_t alpha = 1 + rm_rand(&st) % 3; /* one letter: long runs of ties */
+            for (size_t i = 0; i < len; i++) text[i] = (char)('a' + rm_rand(&st) % alpha);
+            text[len] = 0;
+            int ref[RM_MAXLEN];
+            size_t nref = rm_reference(&r, text, ref), nids = 0;
+            int32_t *ids = NULL;
+            CHECK(nq_tokenizer_encode(t, text, len, &ids, &nids, &e) == NQ_OK);
+            int same = ids && nids == nref;
+            for (size_t i = 0; same && i < nref; i++) same = ids[i] == ref[i];
+            if (!same) fprintf(stderr, "random merges: table %d, '%s' differs from the reference\n", table, text);
+            CHECK(same);
+            free(ids);
+        }
+        nq_tokenizer_free(t);
+    }
+}
+
+/* Work of the merge loop: 8x the length of one word ("thethe...", a single \p{L}+ piece)
+ * must cost about 8x (n log n: 9.7x; the bound is 16x), not 64x as the quadratic scan did (it took 56 s
+ * for 128 KiB). Counted heap steps, not time, so the check is not flaky. */
+static void test_merge_scaling(const nq_tokenizer *t) {
+    uint64_t steps[2] = {0, 0};
+    size_t len[2] = {16383, 131070}; /* 16 and 128 KiB, whole "the"s */
+    for (int k = 0; k < 2; k++) {
+        char *s = malloc(len[k]);
+        for (size_t i = 0; i < len[k]; i += 3) memcpy(s + i, "the", 3);
+        int32_t *ids = NULL;
+        size_t nids = 0;
+        nq_err e = {0};
+        CHECK(nq_tokenizer_encode_steps(t, s, len[k], &ids, &nids, &steps[k], &e) == NQ_OK);
+        CHECK(nids == len[k] / 3);
+        free(ids);
+        free(s);
+    }
+    fprintf(stderr, "merge steps: %llu for 16 KiB, %llu for 128 KiB\n", (unsigned long long)steps[0],
+            (unsigned long long)steps[1]);
+    CHECK(steps[0] > 0 && steps[1] < 16 * steps[0]);
+}
+
 int main(void) {
     nq_tokenizer *t = load_tiny();
     if (t) {
@@ -228,8 +430,12 @@ int main(void) {
         test_val_tokens(t);
         test_roundtrip_and_added(t);
         test_bad_input(t);
+        test_same_ids_as_before(t);
+        test_tables_read_only(t);
+        test_merge_scaling(t);
         nq_tokenizer_free(t);
     }
     test_split_regexes();
+    test_random_merges();
     return TU_DONE();
 }

@@ -321,7 +321,11 @@ nq_status nq_validate(const nq_reader *r, nq_problem_fn problem, void *pctx, int
 
 /* Byte-level BPE from a Hugging Face tokenizer.json: vocab, merges, added tokens, and the
  * GPT-2 or LLaMA-3 pre-tokenizer split regex. Other normalizers, pre-tokenizers or model
- * types are NQ_E_UNSUPPORTED. Immutable after load (safe to share between threads). */
+ * types are NQ_E_UNSUPPORTED. Read-only after load: encode and decode never write to the
+ * tokenizer (each call keeps its own scratch), so one loaded tokenizer may be used by any
+ * number of threads at once; only nq_tokenizer_free needs them all to be done.
+ * Encoding costs O(n log n) in the length of the longest pre-tokenized piece (one word or
+ * whitespace run), O(n) memory. */
 typedef struct nq_tokenizer nq_tokenizer;
 nq_status nq_tokenizer_load(nq_tokenizer **out, const char *json, size_t len, nq_err *e);
 void nq_tokenizer_free(nq_tokenizer *t);

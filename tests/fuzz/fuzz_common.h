@@ -21,4 +21,22 @@ static void fuzz_read_all(const nq_model *m) {
     }
     free(buf);
 }
+
+static void fuzz_no_problem(void *ctx, const char *where, const char *what) {
+    (void)ctx, (void)where, (void)what;
+}
+
+/* nq_validate the .novaq in f; for what validates, open it and decode every tensor. */
+static void fuzz_validate_and_decode(const uint8_t *f, size_t size) {
+    nq_mem_source src = {f, size};
+    nq_reader r = nq_reader_mem(&src, "fuzz.novaq");
+    nq_err e = {0};
+    int nproblems = 0;
+    if (nq_validate(&r, fuzz_no_problem, NULL, &nproblems, &e) != NQ_OK || nproblems) return;
+    nq_model *m = NULL;
+    if (nq_novaq_open(&m, &r, &e) == NQ_OK) {
+        fuzz_read_all(m);
+        nq_model_free(m);
+    }
+}
 #endif

@@ -30,10 +30,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-static void no_problem(void *ctx, const char *where, const char *what) {
-    (void)ctx, (void)where, (void)what;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t total = prefix_len + size + NQ_FOOTER_SIZE;
     uint8_t *f = malloc(total);
@@ -46,17 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     nq_sha256(data, size, foot + 16);
     nq_put_u32(foot + 48, NQ_FORMAT_VERSION);
     memcpy(foot + 52, NQ_FOOTER_MAGIC, 4);
-    nq_mem_source src = {f, total};
-    nq_reader r = nq_reader_mem(&src, "fuzz.novaq");
-    nq_err e = {0};
-    int nproblems = 0;
-    if (nq_validate(&r, no_problem, NULL, &nproblems, &e) == NQ_OK && nproblems == 0) {
-        nq_model *m = NULL;
-        if (nq_novaq_open(&m, &r, &e) == NQ_OK) {
-            fuzz_read_all(m);
-            nq_model_free(m);
-        }
-    }
+    fuzz_validate_and_decode(f, total);
     free(f);
     return 0;
 }

@@ -8,10 +8,6 @@
 #include "fuzz_common.h"
 #include "util.h"
 
-static void no_problem(void *ctx, const char *where, const char *what) {
-    (void)ctx, (void)where, (void)what;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *f = malloc(size ? size : 1);
     if (!f) return 0;
@@ -21,17 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint64_t off = nq_get_u64(foot), len = nq_get_u64(foot + 8);
         if (off <= size - NQ_FOOTER_SIZE && len <= size - NQ_FOOTER_SIZE - off) nq_sha256(f + off, len, foot + 16);
     }
-    nq_mem_source src = {f, size};
-    nq_reader r = nq_reader_mem(&src, "fuzz.novaq");
-    nq_err e = {0};
-    int nproblems = 0;
-    if (nq_validate(&r, no_problem, NULL, &nproblems, &e) == NQ_OK && nproblems == 0) {
-        nq_model *m = NULL;
-        if (nq_novaq_open(&m, &r, &e) == NQ_OK) {
-            fuzz_read_all(m);
-            nq_model_free(m);
-        }
-    }
+    fuzz_validate_and_decode(f, size);
     free(f);
     return 0;
 }
