@@ -250,6 +250,11 @@ static int kind_from_name(const char *s) {
     return -1;
 }
 
+/* raw_size <= NQ_ZSTD_MAX_RATIO * size, without overflow (raw_size < 2^53, num_u64). */
+static int zstd_can_hold(const nv_part *p) {
+    return p->size >= (p->raw_size + NQ_ZSTD_MAX_RATIO - 1) / NQ_ZSTD_MAX_RATIO;
+}
+
 static void parse_part(const cJSON *p, const nv_file *f, nv_part *out, const char *where, reporter *rep) {
     memset(out, 0, sizeof *out);
     out->kind = kind_from_name(str(p, "kind"));
@@ -288,7 +293,7 @@ static void parse_part(const cJSON *p, const nv_file *f, nv_part *out, const cha
         report(rep, where, "raw_size %llu (at byte %llu) exceeds the reader's part limit of %u bytes",
                (unsigned long long)out->raw_size, (unsigned long long)out->off, NQ_MAX_PART_RAW);
         out->kind = -1;
-    } else if (out->codec == NQ_CODEC_ZSTD && out->raw_size > out->size * NQ_ZSTD_MAX_RATIO) {
+    } else if (out->codec == NQ_CODEC_ZSTD && !zstd_can_hold(out)) {
         report(rep, where, "raw_size %llu cannot come from a %llu-byte zstd frame at byte %llu (at most %u x)",
                (unsigned long long)out->raw_size, (unsigned long long)out->size, (unsigned long long)out->off,
                NQ_ZSTD_MAX_RATIO);
@@ -621,7 +626,7 @@ static nq_status read_stored(const nq_model *m, const nv_part *p, uint8_t *dst, 
  * bounded size (a shard) and raw_size (NQ_MAX_PART_RAW, the zstd ratio, the norm bound), and
  * the frame's own content size must equal raw_size before the output is allocated. */
 static nq_status load_part(const nq_model *m, const nv_part *p, uint8_t **out, const char *where, nq_err *e) {
-    if (p->size > NQ_MAX_SHARD || (p->codec == NQ_CODEC_ZSTD && p->raw_size > p->size * NQ_ZSTD_MAX_RATIO))
+    if (p->size > NQ_MAX_SHARD || (p->codec == NQ_CODEC_ZSTD && !zstd_can_hold(p)))
         return nq_fail(e, NQ_E_FORMAT, "%s: part at byte %llu: %llu stored bytes cannot hold %llu", where,
                        (unsigned long long)p->off, (unsigned long long)p->size, (unsigned long long)p->raw_size);
     uint8_t *stored = malloc(p->size ? p->size : 1);
