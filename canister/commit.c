@@ -14,7 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "common.h"
-#include "format.h"
+#include "common/format.h"
 #include "iface.h"
 #include "ic0.h"
 #include "novaq.h"

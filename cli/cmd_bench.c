@@ -1,5 +1,5 @@
 /* cmd_bench.c - `novaq ppl`, `novaq benchmark`, `novaq generate`: the built-in LLaMA forward
- * pass (core/llama.c) run on an original model or straight on a .novaq.
+ * pass (core/llm/llama.c) run on an original model or straight on a .novaq.
  *
  * Windows follow shared/models/README.md: the token stream is cut into non-overlapping
  * windows of ctx inputs; the window starting at w*ctx feeds tokens w*ctx .. w*ctx+ctx-1 and

@@ -1,8 +1,8 @@
 /* cmd_calib.c - calibration for stage 3 on the command line: tokenize a calibration text
  * with the model's tokenizer.json, run it through the built-in forward pass of the
  * original model (config.json beside it, or the GGUF metadata) and collect the per-layer
- * input statistics (core/calib.c); the loaded original and the tokens stay for the
- * end-to-end step (core/distill.c). Used by `novaq local --calib <text>`. */
+ * input statistics (core/compress/stage3_calib.c); the loaded original and the tokens stay for the
+ * end-to-end step (core/compress/stage3_distill.c). Used by `novaq local --calib <text>`. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

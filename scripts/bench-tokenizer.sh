@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tokenizer encode speed (core/tokenizer.c, one thread): tokens/s for 64 KiB and 1 MiB of
+# Tokenizer encode speed (core/llm/tokenizer.c, one thread): tokens/s for 64 KiB and 1 MiB of
 # "the" repeated (one word: the worst case of a merge loop quadratic in the word length)
 # and for the tiny model's calib.txt, with its tokenizer.json.
 # usage: scripts/bench-tokenizer.sh [input ...]   inputs: the:<bytes> or a text file

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate core/tokenizer_unicode.c: code point ranges of the Unicode general categories
+"""Regenerate core/llm/tokenizer_unicode.c: code point ranges of the Unicode general categories
 L* (letters) and N* (numbers), which the pre-tokenizer regexes of GPT-2 and LLaMA-3 name as
 \\p{L} and \\p{N}. Data from Python's unicodedata (its Unicode version is written in the file)."""
 import sys, unicodedata

@@ -7,7 +7,7 @@ usage: gguf_write.py <model dir> <out.gguf> [--type bf16|f32|f16|q8_0] [--align 
 
 With --type q8_0, 2-D tensors are Q8_0 (32 int8 + an f16 scale per block, scale =
 max|x|/127, round half away from zero, as ggml does); 1-D tensors stay F32, as in llama.cpp.
-This is an independent writer used to test core/gguf.c, not a copy of llama.cpp code."""
+This is an independent writer used to test core/io/gguf.c, not a copy of llama.cpp code."""
 import json
 import struct
 import sys

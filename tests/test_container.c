@@ -3,7 +3,7 @@
  * back bit-exact, determinism, and every kind of damage is reported with its location. */
 #include <math.h>
 #include <string.h>
-#include "quant.h"
+#include "compress/stages.h"
 #include "testutil.h"
 
 #define ROWS 96

@@ -1,4 +1,4 @@
-/* Stage 3 end to end (core/distill.c) on the shared tiny model, preset 2 (every tensor
+/* Stage 3 end to end (core/compress/stage3_distill.c) on the shared tiny model, preset 2 (every tensor
  * quantized, so the shared centroids, row scales of linears, embedding and lm_head and the
  * RMSNorm weights all take part), short windows of calib.txt:
  *  - the step lowers the held-out KL on calibration text, and the report says so;

@@ -4,10 +4,10 @@
  * damaged manifest is re-hashed so that only the field itself is wrong). */
 #include <math.h>
 #include <string.h>
-#include "format.h"
-#include "quant.h"
+#include "common/format.h"
+#include "compress/stages.h"
 #include "testutil.h"
-#include "util.h"
+#include "common/util.h"
 
 #define ROWS 64
 #define COLS 96 /* rotation block 32, 12 vectors of 8 */

@@ -1,8 +1,8 @@
 /* The active SIMD kernels give bit-identical results to the scalar reference (the
  * determinism rule), for every vector length and for ties; bit packing round-trips. */
 #include <string.h>
-#include "kernels.h"
-#include "quant.h"
+#include "kernels/kernels.h"
+#include "compress/stages.h"
 #include "testutil.h"
 
 int main(void) {

@@ -6,8 +6,8 @@
 #include <math.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include "kernels_matmul.h"
-#include "llama_math.h"
+#include "kernels/matmul.h"
+#include "llm/math.h"
 #include "llama_testutil.h"
 
 /* ------------------------------------------------------------- kernels */

@@ -1,4 +1,4 @@
-/* Stage 3 mixed precision (core/mixed.c) on the shared tiny model with preset 2's mixed
+/* Stage 3 mixed precision (core/compress/stage3_mixed.c) on the shared tiny model with preset 2's mixed
  * layout and short windows of calib.txt:
  *  - nq_settings_mixed: preset 2 -> {1024, 32, 256}, 1.5 -> {1024, 2, 256} and 4 ->
  *    {512, 128, 16} with two base stages; none for a custom layout or with mixed off; an
@@ -12,10 +12,10 @@
  *  - bad input: no budget, too few calibration tokens; a tensor whose stages
  *    are not the beginning of its set's. */
 #include <string.h>
-#include "format.h"
+#include "common/format.h"
 #include "llama_testutil.h"
-#include "quant.h"
-#include "util.h"
+#include "compress/stages.h"
+#include "common/util.h"
 
 enum { CTX = 64 };
 

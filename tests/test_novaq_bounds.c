@@ -8,10 +8,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
-#include "format.h"
-#include "model.h"
+#include "common/format.h"
+#include "io/model.h"
 #include "testutil.h"
-#include "util.h"
+#include "common/util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TU_ASAN 1

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "testutil.h"
-#include "tokenizer_internal.h"
+#include "llm/tokenizer_internal.h"
 
 static nq_tokenizer *load_tiny(void) {
     size_t n;

@@ -1,4 +1,4 @@
-/* The training pass of stage 3's end-to-end refinement (core/llama_train.c) on the shared
+/* The training pass of stage 3's end-to-end refinement (core/llm/train.c) on the shared
  * tiny model:
  *  - its forward half gives the inference pass's logits and block outputs bit for bit;
  *  - against itself as teacher the loss is exactly zero (KL) and ~zero (cosine);
@@ -9,7 +9,7 @@
  *    the native and the WebAssembly build (the same bits on both targets). */
 #include <math.h>
 #include <string.h>
-#include "llama_internal.h"
+#include "llm/llama_internal.h"
 #include "llama_testutil.h"
 
 enum { T = 24 };

@@ -1,7 +1,7 @@
 #include "testutil.h"
 #include <string.h>
-#include "format.h"
-#include "util.h"
+#include "common/format.h"
+#include "common/util.h"
 
 int tu_failures = 0;
 

@@ -482,7 +482,7 @@ nq_status nq_distill(nq_encoded **enc, const nq_model *m, const nq_settings *s, 
 /* score[t] (one per model tensor, 0 for all but the refined vq tensors) = mean over the first
  * nwin windows of ctx tokens of g_t . (W_decoded - W_original)_t, g_t the gradient of the
  * end-to-end loss at the model the encodes decode to: about tensor t's share of twice that
- * loss (see core/mixed.c). */
+ * loss (see core/compress/stage3_mixed.c). */
 nq_status nq_distill_sensitivity(nq_encoded **enc, const nq_model *m, const nq_settings *s, const nq_llama *teacher,
                                  const int32_t *tokens, size_t ntok, int ctx, int nwin, double *score, nq_err *e);
 

@@ -5,9 +5,9 @@
  * intact shards, the decoder (scripts/fuzz.sh manifest). */
 #include <stdio.h>
 #include <string.h>
-#include "format.h"
+#include "common/format.h"
 #include "fuzz_common.h"
-#include "util.h"
+#include "common/util.h"
 
 /* The seed's header + shards: read once, shared by every input (a harness, not the library). */
 static uint8_t *prefix;

@@ -4,9 +4,9 @@
  * stopping at the hash. Then: nq_validate; and for what validates, nq_novaq_open and decoding
  * of every tensor (scripts/fuzz.sh novaq). */
 #include <string.h>
-#include "format.h"
+#include "common/format.h"
 #include "fuzz_common.h"
-#include "util.h"
+#include "common/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *f = malloc(size ? size : 1);

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""The core's layering, checked on the compiled objects (docs/DESIGN.md, "Layers").
+
+core/ is split into folders that form layers: a file may use (call, read) symbols of its own
+folder and of the folders listed before it, never of a later one, and no two files may depend
+on each other through any chain (no cycles). Checked on what the linker sees, not on
+#include lines: `nm` of every object of libnovaq_core, defined symbols against undefined ones.
+
+usage: check_layers.py <build dir containing core/CMakeFiles/novaq_core.dir>
+exit 0 if the layering holds, 1 with every violation listed."""
+import collections, os, subprocess, sys
+
+LAYERS = ["common", "kernels", "io", "decompress", "llm", "compress"]
+
+
+def symbols(obj, flag):
+    out = subprocess.run(["nm", flag, obj], capture_output=True, text=True, check=True).stdout
+    syms = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if flag == "-u" and parts:
+            syms.add(parts[-1])
+        elif len(parts) == 3 and parts[1] in "TDBR":
+            syms.add(parts[2])
+    return syms
+
+
+def main():
+    root = os.path.join(sys.argv[1], "core", "CMakeFiles", "novaq_core.dir")
+    objs = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            if f.endswith(".c.o"):
+                path = os.path.join(d, f)
+                objs[os.path.relpath(path, root)[: -len(".c.o")]] = path
+    if len(objs) < 10:
+        print(f"check_layers: only {len(objs)} objects under {root}: build the core first")
+        return 1
+    owner = {}
+    for name, path in objs.items():
+        for s in symbols(path, "--defined-only"):
+            owner[s] = name
+    deps = collections.defaultdict(set)
+    for name, path in objs.items():
+        for s in symbols(path, "-u"):
+            if s in owner and owner[s] != name:
+                deps[name].add(owner[s])
+    bad = []
+    for a in sorted(objs):
+        la = a.split("/")[0]
+        if la not in LAYERS:
+            bad.append(f"{a}: folder '{la}' is not a layer ({', '.join(LAYERS)})")
+            continue
+        for b in sorted(deps[a]):
+            lb = b.split("/")[0]
+            if lb in LAYERS and LAYERS.index(lb) > LAYERS.index(la):
+                used = sorted(s for s in symbols(objs[a], "-u") if owner.get(s) == b)
+                bad.append(f"{a} uses {b} ({', '.join(used)}): layer {la} may not use the later layer {lb}")
+    # cycles: a file that reaches itself through its dependencies
+    def reaches(start, goal):
+        seen, todo = set(), [start]
+        while todo:
+            x = todo.pop()
+            for y in deps[x]:
+                if y == goal:
+                    return True
+                if y not in seen:
+                    seen.add(y)
+                    todo.append(y)
+        return False
+    for a in sorted(objs):
+        for b in sorted(deps[a]):
+            if a < b and reaches(b, a):
+                bad.append(f"cycle: {a} uses {b} and {b} depends back on {a}")
+    for line in bad:
+        print("check_layers:", line)
+    print(f"check_layers: {len(objs)} files, {sum(len(v) for v in deps.values())} file dependencies, "
+          f"{len(bad)} violation(s)")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
