@@ -289,7 +289,7 @@ int nqs_model_free_slot(nqs_super *s, uint32_t *slot) {
 /* Free list: NQS_MAX_FREE entries of (u64 off, u64 size) at NQS_FREE_OFF, unordered;
  * the first nfree are valid. Adjacent free extents are merged when freed, and a free
  * extent that ends at data_end is given back to the bump pointer. */
-static void free_get(uint32_t i, uint64_t *off, uint64_t *size) {
+void nqs_free_extent(uint32_t i, uint64_t *off, uint64_t *size) {
     uint64_t e[2];
     nqs_read(NQS_FREE_OFF + (uint64_t)i * 16, e, 16);
     *off = e[0];
@@ -303,7 +303,7 @@ static void free_put(uint32_t i, uint64_t off, uint64_t size) {
 
 static void free_remove(nqs_super *s, uint32_t i) {
     uint64_t o, z;
-    free_get(s->nfree - 1, &o, &z);
+    nqs_free_extent(s->nfree - 1, &o, &z);
     free_put(i, o, z);
     s->nfree--;
 }
@@ -318,7 +318,7 @@ int nqs_extent_alloc(nqs_super *s, uint64_t size, uint64_t *off, uint64_t *cap) 
     /* First fit in the free list; the rest of a larger extent stays free. */
     for (uint32_t i = 0; i < s->nfree; i++) {
         uint64_t o, z;
-        free_get(i, &o, &z);
+        nqs_free_extent(i, &o, &z);
         if (z < need) continue;
         if (z == need) free_remove(s, i);
         else free_put(i, o + need, z - need);
@@ -343,7 +343,7 @@ int nqs_extent_free(nqs_super *s, uint64_t off, uint64_t cap) {
         merged = 0;
         for (uint32_t i = 0; i < s->nfree; i++) {
             uint64_t o, z;
-            free_get(i, &o, &z);
+            nqs_free_extent(i, &o, &z);
             if (o + z == off || off + cap == o) {
                 if (o < off) off = o;
                 cap += z;

@@ -102,6 +102,8 @@ void nqs_model_clear(uint32_t slot);
  * needed; 0 on success, -1 if stable memory cannot grow or the free list is full. */
 int nqs_extent_alloc(nqs_super *s, uint64_t size, uint64_t *off, uint64_t *cap);
 int nqs_extent_free(nqs_super *s, uint64_t off, uint64_t cap);
+/* Entry i (< s->nfree) of the free-extent list: its offset and size (tests inspect it). */
+void nqs_free_extent(uint32_t i, uint64_t *off, uint64_t *size);
 uint64_t nqs_round_granule(uint64_t size);
 
 /* Quotas: per principal, bytes reserved by its models and its limit. */

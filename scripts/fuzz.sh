@@ -31,7 +31,7 @@ build() { # target
   local t=$1 extra=()
   case $t in
     config) extra=(cli/config.c cli/util.c -D_POSIX_C_SOURCE=200809L) ;;
-    candid) clang-19 "${san[@]}" -fsanitize=fuzzer -std=c11 -Wall -Wextra "tests/fuzz/fuzz_candid.c" -o "$out/fuzz_candid"; return ;;
+    candid) clang-19 "${san[@]}" -fsanitize=fuzzer -std=c11 -Wall -Wextra -Icanister "tests/fuzz/fuzz_candid.c" canister/candid.c canister/iface.c -o "$out/fuzz_candid"; return ;;
   esac
   clang-19 "${san[@]}" -fsanitize=fuzzer -std=c11 -Wall -Wextra -Icore -Icore/include \
     "tests/fuzz/fuzz_$t.c" "${extra[@]}" "${libs[@]}" -o "$out/fuzz_$t"

@@ -4,7 +4,7 @@
 # --no-mixed: none), the
 # manifest records output-aware refinement for the linear layers and lm_head and the
 # weight-space fallback (with its reason) for the embedding, and the end-to-end step (a few
-# steps here: tests/test_distill.c checks what it achieves) on every quantized tensor and
+# steps here: tests/test_stage3_distill.c checks what it achieves) on every quantized tensor and
 # RMSNorm weight; bad calibration inputs fail cleanly with a message naming the file and
 # leave no output.
 set -u

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "testutil.h"
-/* The codec is portable C with no ic0 dependency; the test compiles it directly. */
-#include "../canister/candid.c"
+/* The codec is portable C with no ic0 dependency: linked natively (tests/CMakeLists.txt). */
+#include "candid.h"
 
 static int bytes_eq(const cd_buf *b, const char *hex) {
     size_t n = strlen(hex) / 2;

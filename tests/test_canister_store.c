@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "../canister/store.c"
+#include "store.h"
 
 /* ---------------------------------------------------------------- fake ic0 */
 
@@ -134,7 +134,7 @@ static void test_extents(void) {
     /* freeing a next to the free [b, b+2g) merges them */
     CHECK(nqs_extent_free(&s, a, ac) == 0 && s.nfree == 1);
     uint64_t o, z;
-    free_get(0, &o, &z);
+    nqs_free_extent(0, &o, &z);
     CHECK(o == a && z == 3 * NQS_GRANULE);
     /* freeing the last extent gives everything back to the bump pointer */
     CHECK(nqs_extent_free(&s, c, cc) == 0 && s.nfree == 0 && s.data_end == NQS_DATA_OFF && s.reserved_total == 0);

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../canister/candid.c"
-#include "../../canister/iface.c"
+#include "candid.h"
+#include "iface.h"
 
 static const cd_type t_pair_text[] = {CD_PRIM(CD_TEXT)};
 

@@ -1,7 +1,8 @@
-/* Format version 2 pieces (issue 4): the model-wide codebook set stored once and shared by
- * every vq tensor, rotation and row-scale codes decode to what the encoder measured, the
- * log-scale code table, and the validator's reports for damaged v2 manifest fields (each
- * damaged manifest is re-hashed so that only the field itself is wrong). */
+/* The model-wide codebook set (compress/stage2_plan.c, the writer, the reader): stored once
+ * and shared by every vq tensor, rotation and row-scale codes decode to what the encoder
+ * measured, and the validator's reports for damaged manifest fields of the set, the rotation
+ * and the row data (each damaged manifest is re-hashed so that only the field itself is
+ * wrong). The scale codes and the rotation on their own: test_norm.c. */
 #include <math.h>
 #include <string.h>
 #include "common/format.h"
@@ -74,27 +75,6 @@ static double sse_of(nq_model *m, const char *name, const float *w) {
 }
 
 int main(void) {
-    /* scale codes: exact powers of two at multiples of 16, monotone, nearest in ratio */
-    float tab[256];
-    nq_row_scale_table(3.0f, tab);
-    CHECK(tab[NQ_SCALE_TOP] == 3.0f && tab[NQ_SCALE_TOP - 16] == 1.5f && tab[NQ_SCALE_TOP + 16] == 6.0f);
-    for (int q = 1; q < 256; q++) CHECK(tab[q] > tab[q - 1]);
-    CHECK(nq_row_scale_code(tab, 3.0) == NQ_SCALE_TOP && nq_row_scale_code(tab, 3.0 * 1.02) == NQ_SCALE_TOP);
-    CHECK(nq_row_scale_code(tab, 3.0 * 1.03) == NQ_SCALE_TOP + 1 && nq_row_scale_code(tab, 0) == 0);
-    CHECK(nq_row_scale_code(tab, 1e30) == 255);
-    /* rotation: orthogonal (norm kept), inverse undoes it */
-    nq_rot rot;
-    CHECK(nq_rot_init(&rot, COLS, 42, NULL) == NQ_OK && rot.block == 32);
-    float x[COLS], y[COLS];
-    double n0 = 0, n1 = 0, err = 0;
-    for (int j = 0; j < COLS; j++) { x[j] = y[j] = (float)(j % 7) - 3.0f + 0.25f * (float)(j % 3); n0 += (double)x[j] * x[j]; }
-    nq_rot_forward(&rot, y);
-    for (int j = 0; j < COLS; j++) n1 += (double)y[j] * y[j];
-    nq_rot_inverse(&rot, y);
-    for (int j = 0; j < COLS; j++) err += fabs((double)y[j] - x[j]);
-    CHECK(fabs(n1 - n0) < 1e-5 * n0 && err < 1e-4);
-    nq_rot_free(&rot);
-
     size_t size;
     float *w;
     unsigned char *file = make_model(&size, &w);
