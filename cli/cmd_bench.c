@@ -1,7 +1,7 @@
 /* cmd_bench.c - `novaq ppl`, `novaq benchmark`, `novaq generate`: the built-in LLaMA forward
  * pass (core/llm/llama.c) run on an original model or straight on a .novaq.
  *
- * Windows follow shared/models/README.md: the token stream is cut into non-overlapping
+ * Windows follow docs/DESIGN.md, "The test model": the token stream is cut into non-overlapping
  * windows of ctx inputs; the window starting at w*ctx feeds tokens w*ctx .. w*ctx+ctx-1 and
  * predicts w*ctx+1 .. w*ctx+ctx. Windows run on threads (one state per thread) and their
  * sums are added in window order, so every figure is the same for any thread count. */

@@ -1,5 +1,5 @@
 /* test_llama_slow.c - perplexity of the tiny model's original weights over all 331 windows
- * of val_tokens.u16 (protocol of shared/models/README.md) must be PyTorch's 76.491 +- 0.05.
+ * of val_tokens.u16 (protocol of docs/DESIGN.md, "The test model") must be PyTorch's 76.491 +- 0.05.
  * About a minute in a release build; labelled slow (skipped in the sanitizer build). */
 #include <math.h>
 #include <cjson/cJSON.h>

@@ -420,7 +420,7 @@ void nq_llama_state_set_hook(nq_llama_state *s, nq_llama_hook_fn fn, void *ctx);
 nq_status nq_llama_forward(nq_llama_state *s, const int32_t *tokens, int n, float *logits,
                            float *hidden, nq_err *e);
 
-/* Quality figures over windows (protocol of shared/models/README.md: a window of ctx + 1
+/* Quality figures over windows (protocol of docs/DESIGN.md, "The test model": a window of ctx + 1
  * tokens predicts tokens 1..ctx). b may be NULL (one model: perplexity only). Sums are
  * over predicted tokens; combine windows in a fixed order for determinism. */
 typedef struct nq_eval_sums {

@@ -2,7 +2,7 @@
  * KL(a || b), top-1 agreement and cosine similarity of final hidden states.
  *
  * A window is ctx + 1 tokens: positions 0..ctx-1 are fed, position t predicts token t+1
- * (shared/models/README.md). Softmax statistics are accumulated in double over f32 logits
+ * (docs/DESIGN.md, "The test model"). Softmax statistics are accumulated in double over f32 logits
  * with the core's own exp/log, in vocabulary order, so the sums are the same everywhere. */
 #include <math.h>
 #include <stdlib.h>

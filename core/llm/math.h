@@ -1,6 +1,6 @@
 /* math.h - internal: the elementary functions of the forward pass, own
  * implementations built from IEEE + - * / only, so every libc and target gives the same
- * bits (DESIGN.md: libm's expf/logf/sinf differ between glibc, Emscripten and wasi-libc). */
+ * bits (docs/DESIGN.md: libm's expf/logf/sinf differ between glibc, Emscripten and wasi-libc). */
 #ifndef NQ_LLAMA_MATH_H
 #define NQ_LLAMA_MATH_H
 
