@@ -16,8 +16,8 @@ typedef struct llama_layer {
     int attn_norm_tensor, mlp_norm_tensor;
 } llama_layer;
 
-/* What a block computes, besides its weights: read by nq_llama_block and nothing else.
- * Today this is LLaMA's block only: pre-RMSNorm, no biases, separate q/k/v projections,
+/* What a block computes, besides its weights: read by the block's arithmetic in llama.c
+ * (and by train.c's backward half, which must use the same constants). Today this is LLaMA's block only: pre-RMSNorm, no biases, separate q/k/v projections,
  * rotate-half RoPE, causal grouped-query attention over every earlier position, SwiGLU MLP.
  * The other families (issue 19) become fields here, read by the same block: biases as
  * optional weights beside w[] in llama_layer, GeGLU as another nq_mlp_act, a sliding window

@@ -7,11 +7,10 @@
  * where h(b,t) is the residual stream after block b. The forward half is the inference
  * pass's own block (nq_llama_block) pointed at per-layer arrays that keep every activation,
  * so with equal weights it gives the inference pass's bits (tests/test_train.c checks it).
- * The backward half is
- * the textbook chain rule in f32 for RMSNorm, RoPE attention (causal, grouped KV heads),
- * SwiGLU and the linears; every matrix product runs through the same deterministic
- * kernels (transposed operands are materialized), so gradients are the same bits on every
- * target. Gradients are added into the caller-visible nq_llama_grads. */
+ * The backward half is the textbook chain rule in f32 for RMSNorm, RoPE attention (causal,
+ * grouped KV heads), SwiGLU and the linears; every matrix product runs through the same
+ * deterministic kernels (transposed operands are materialized), so gradients are the same
+ * bits on every target. Gradients are added into the caller-visible nq_llama_grads. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,8 +215,9 @@ static void rope_back(const nq_train *t, float *v, int ld, int nh) {
 
 /* ------------------------------------------------------------------ forward */
 
-/* Block b's activations: its slices of the kept arrays (the probabilities of every head
- * kept, zero above the diagonal, for attention_back). */
+/* Block b's activations: its slices of the kept arrays, written by the forward half and
+ * read by the backward half (the probabilities of every head kept, zero above the
+ * diagonal, for attention_back). */
 static nq_block_acts kept(const nq_train *t, int b) {
     const nq_block_desc *B = &t->l->blk;
     size_t o = (size_t)b * t->T, d = (size_t)B->dim, qd = (size_t)B->q_dim, kvd = (size_t)B->kv_dim;
@@ -314,16 +314,16 @@ static void rmsnorm_back(const nq_train *t, const float *x, const float *w, cons
 }
 
 /* From da (T x qd) to dq, dk, dv (dk, dv summed over the heads sharing a KV head). */
-static void attention_back(nq_train *t, int b) {
+static void attention_back(nq_train *t, const nq_block_acts *A) {
     const nq_llama_config *c = &t->l->c;
     int T = t->T, hd = c->head_dim, rep = c->n_heads / c->n_kv_heads;
     size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd, n = (size_t)T;
-    const float *q = t->q + (size_t)b * T * qd, *k = t->k + (size_t)b * T * kvd, *v = t->v + (size_t)b * T * kvd;
-    float scale = (float)(1.0 / sqrt((double)hd)), *dS = t->dP;
+    const float *q = A->q, *k = A->k, *v = A->v;
+    float scale = t->l->blk.attn_scale, *dS = t->dP;
     memset(t->dk, 0, n * kvd * sizeof(float));
     memset(t->dv, 0, n * kvd * sizeof(float));
     for (int h = 0; h < c->n_heads; h++) {
-        const float *P = t->P + ((size_t)b * c->n_heads + h) * n * n;
+        const float *P = A->probs + (size_t)h * A->probs_head;
         size_t kvo = (size_t)(h / rep) * hd, qo = (size_t)h * hd;
         /* dP = da_h v^T (T x T) */
         t->l->k.matmul(dS, T, t->da + qo, (int)qd, v + kvo, (int)kvd, T, T, hd);
@@ -361,9 +361,9 @@ static void block_back(nq_train *t, int b) {
     const llama_layer *L = &l->layers[b];
     llama_layer *G = &t->gr.layers[b];
     int T = t->T, d = c->dim, hid = c->hidden, qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
-    size_t o = (size_t)b * T, nd = (size_t)T * d, nh = (size_t)T * hid;
-    const float *x = t->x + o * d, *xm = t->xm + o * d, *h1 = t->h1 + o * d, *h2 = t->h2 + o * d;
-    const float *a = t->a + o * qd, *g = t->g + o * hid, *u = t->u + o * hid, *m = t->m + o * hid;
+    size_t nd = (size_t)T * d, nh = (size_t)T * hid;
+    nq_block_acts A = kept(t, b);
+    const float *x = A.x, *xm = A.xm, *h1 = A.h1, *h2 = A.h2, *a = A.att, *g = A.gate, *u = A.up, *m = A.mlp;
     /* MLP half: x_out = xm + m Wd^T */
     memcpy(t->dxm, t->dx, nd * sizeof(float));
     mm_grad(t, G->w[W_DOWN], t->dx, m, T, d, hid);
@@ -383,7 +383,7 @@ static void block_back(nq_train *t, int b) {
     memcpy(t->dx, t->dxm, nd * sizeof(float));
     mm_grad(t, G->w[W_O], t->dxm, a, T, d, qd);
     mm_back(t, t->da, t->dxm, L->w[W_O], T, d, qd);
-    attention_back(t, b);
+    attention_back(t, &A);
     rope_back(t, t->dq, qd, c->n_heads);
     rope_back(t, t->dk, kvd, c->n_kv_heads);
     mm_grad(t, G->w[W_Q], t->dq, h1, T, qd, d);
