@@ -1,8 +1,10 @@
 /* llama.c - the LLaMA-family forward pass (Hugging Face LlamaForCausalLM semantics).
  *
  * Weights are f32, loaded tensor by tensor from any nq_model and checked against the
- * config. A state holds the KV cache of one sequence; nq_llama_forward appends tokens.
- * All arithmetic is f32 in a fixed order (kernels_matmul.h) with the core's own exp and
+ * config. One transformer block (nq_llama_block) is the arithmetic of both the inference
+ * pass below and the training pass (train.c); they differ only in where its activations
+ * go. A state holds the KV cache of one sequence; nq_llama_forward appends tokens.
+ * All arithmetic is f32 in a fixed order (kernels/matmul.h) with the core's own exp and
  * sin/cos, so a forward pass gives the same bits on every target and thread count.
  * Where an operation has a choice of order it follows PyTorch's: RMSNorm as
  * w * (x * rsqrt(mean(x^2) + eps)), rotary frequencies computed in f32 as
@@ -96,6 +98,14 @@ static nq_status check_config(const nq_llama_config *c, nq_err *e) {
     return NQ_OK;
 }
 
+/* The block description of a (checked) config: LLaMA's block with its shapes. */
+static nq_block_desc block_desc(const nq_llama_config *c) {
+    nq_block_desc b = {c->dim, c->hidden, c->n_heads, c->n_kv_heads, c->head_dim,
+                       c->n_heads * c->head_dim, c->n_kv_heads * c->head_dim,
+                       (float)c->norm_eps, (float)(1.0 / sqrt((double)c->head_dim)), NQ_MLP_SWIGLU};
+    return b;
+}
+
 static nq_status load_all(nq_llama *l, const nq_model *m, nq_err *e) {
     const nq_llama_config *c = &l->c;
     nq_status st;
@@ -123,6 +133,7 @@ nq_status nq_llama_load(nq_llama **out, const nq_model *m, const nq_llama_config
     nq_llama *l = calloc(1, sizeof *l);
     if (!l) return nq_fail(e, NQ_E_NOMEM, "llama: out of memory");
     l->c = *c;
+    l->blk = block_desc(c);
     nq_mm_select(&l->k, NULL);
     if ((st = load_all(l, m, e))) { nq_llama_free(l); return st; }
     *out = l;
@@ -235,27 +246,14 @@ void nq_llama_state_set_hook(nq_llama_state *s, nq_llama_hook_fn fn, void *ctx) 
     s->hook_ctx = ctx;
 }
 
-/* --------------------------------------------------------------- forward */
-
-static void hook(nq_llama_state *s, int layer, nq_llama_site site, const float *x, int T, int width) {
-    if (!s->hook) return;
-    nq_llama_act a = {layer, site, x, T, width, s->pos, {-1, -1, -1}, 0};
-    const llama_layer *L = layer < s->l->c.n_layers ? &s->l->layers[layer] : NULL;
-    static const int uses[NQ_SITE_COUNT][4] = {{3, W_Q, W_K, W_V}, {1, W_O}, {2, W_GATE, W_UP}, {1, W_DOWN}, {0}, {0}};
-    if (site == NQ_SITE_FINAL) {
-        a.tensors[0] = s->l->lm_head_tensor;
-        a.ntensors = 1;
-    } else if (L) {
-        a.ntensors = uses[site][0];
-        for (int i = 0; i < a.ntensors; i++) a.tensors[i] = L->tensor[uses[site][1 + i]];
-    }
-    s->hook(s->hook_ctx, &a);
-}
+/* ------------------------------------------------------------- the block
+ * One transformer block, the arithmetic of both passes (inference below, training in
+ * train.c); the passes differ only in the nq_block_acts they hand it. */
 
 /* y[t] = w * (x[t] * rsqrt(mean(x[t]^2) + eps)) */
 void nq_llama_rmsnorm(const nq_llama *l, float *y, const float *x, const float *w, int T) {
-    int d = l->c.dim;
-    float eps = (float)l->c.norm_eps;
+    int d = l->blk.dim;
+    float eps = l->blk.norm_eps;
     for (int t = 0; t < T; t++) {
         const float *xr = x + (size_t)t * d;
         float var = l->k.dot(xr, xr, d) / (float)d;
@@ -264,17 +262,21 @@ void nq_llama_rmsnorm(const nq_llama *l, float *y, const float *x, const float *
     }
 }
 
+void nq_llama_linear(const nq_llama *l, float *y, const float *x, const float *W, int T, int O, int n) {
+    l->k.matmul(y, O, x, n, W, n, T, O, n);
+}
+
 /* Rotate-half RoPE on nh heads of each row (row stride ld) at positions pos0 + t. */
-static void rope(const nq_llama_state *s, float *v, int ld, int T, int nh, int pos0) {
-    int hd = s->l->c.head_dim, half = hd / 2;
-    for (int t = 0; t < T; t++) {
-        const float *cs = s->cosv + (size_t)(pos0 + t) * half, *sn = s->sinv + (size_t)(pos0 + t) * half;
+static void rope(const nq_llama *l, const nq_block_acts *a, float *v, int ld, int nh) {
+    int hd = l->blk.head_dim, half = hd / 2;
+    for (int t = 0; t < a->T; t++) {
+        const float *cs = a->cosv + (size_t)(a->pos0 + t) * half, *sn = a->sinv + (size_t)(a->pos0 + t) * half;
         for (int h = 0; h < nh; h++) {
             float *r = v + (size_t)t * ld + (size_t)h * hd;
             for (int i = 0; i < half; i++) {
-                float a = r[i], b = r[i + half];
-                r[i] = a * cs[i] - b * sn[i];
-                r[i + half] = b * cs[i] + a * sn[i];
+                float x0 = r[i], x1 = r[i + half];
+                r[i] = x0 * cs[i] - x1 * sn[i];
+                r[i + half] = x1 * cs[i] + x0 * sn[i];
             }
         }
     }
@@ -310,75 +312,112 @@ NQ_VEC_CLONES void nq_llama_weighted_sum(float *o, const float *p, const float *
     }
 }
 
-/* Causal attention of T new rows (positions pos .. pos+T-1) over the cache. Scores of a
- * head come from one matmul over all T rows and pos+T keys (the masked corner is computed
- * and ignored: each score is the same dot product whatever the batch). */
-static void attention(nq_llama_state *s, int layer, int T) {
-    const nq_llama_config *c = &s->l->c;
-    int hd = c->head_dim, rep = c->n_heads / c->n_kv_heads, ns = s->pos + T;
-    size_t kvd = (size_t)c->n_kv_heads * hd, qd = (size_t)c->n_heads * hd;
-    const float *kc = s->kc + (size_t)layer * s->max_ctx * kvd, *vc = s->vc + (size_t)layer * s->max_ctx * kvd;
-    float scale = (float)(1.0 / sqrt((double)hd));
-    for (int h = 0; h < c->n_heads; h++) {
+/* Causal attention of the T new rows over keys 0 .. pos0+T-1. Scores of a head come from
+ * one matmul over all T rows and pos0+T keys: the masked corner is computed, then zeroed
+ * after the softmax (each score is the same dot product whatever the batch). Query head h
+ * reads KV head h / (n_heads / n_kv_heads). */
+static void attention(const nq_llama *l, const nq_block_acts *a) {
+    const nq_block_desc *B = &l->blk;
+    int hd = B->head_dim, qd = B->q_dim, kvd = B->kv_dim, rep = B->n_heads / B->n_kv_heads, ns = a->pos0 + a->T;
+    for (int h = 0; h < B->n_heads; h++) {
+        float *P = a->probs + (size_t)h * a->probs_head;
         size_t kvo = (size_t)(h / rep) * hd;
-        s->l->k.matmul(s->scores, s->max_ctx, s->q + (size_t)h * hd, (int)qd, kc + kvo, (int)kvd, T, ns, hd);
-        for (int t = 0; t < T; t++) {
-            float *sc = s->scores + (size_t)t * s->max_ctx;
-            int n = s->pos + t + 1;
-            nq_llama_softmax(sc, n, scale);
-            nq_llama_weighted_sum(s->att + t * qd + (size_t)h * hd, sc, vc + kvo, (int)kvd, n, hd);
+        l->k.matmul(P, a->ld_probs, a->q + (size_t)h * hd, qd, a->k + kvo, kvd, a->T, ns, hd);
+        for (int t = 0; t < a->T; t++) {
+            float *row = P + (size_t)t * a->ld_probs;
+            int n = a->pos0 + t + 1;
+            nq_llama_softmax(row, n, B->attn_scale);
+            for (int j = n; j < ns; j++) row[j] = 0.0f;
+            nq_llama_weighted_sum(a->att + (size_t)t * qd + (size_t)h * hd, row, a->v + kvo, kvd, n, hd);
         }
     }
 }
 
-static void add_into(float *x, const float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
+/* out = in + delta; out may be in. */
+static void residual(float *out, const float *in, const float *delta, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = in[i] + delta[i];
 }
 
-static void block(nq_llama_state *s, int layer, int T) {
-    const nq_llama *l = s->l;
-    const nq_llama_config *c = &l->c;
-    const llama_layer *L = &l->layers[layer];
-    int qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim, d = c->dim;
-    float *kc = s->kc + ((size_t)layer * s->max_ctx + s->pos) * kvd;
-    float *vc = s->vc + ((size_t)layer * s->max_ctx + s->pos) * kvd;
-
-    nq_llama_rmsnorm(l, s->h, s->x, L->attn_norm, T);
-    hook(s, layer, NQ_SITE_ATTN_IN, s->h, T, d);
-    l->k.matmul(s->q, qd, s->h, d, L->w[W_Q], d, T, qd, d);
-    l->k.matmul(kc, kvd, s->h, d, L->w[W_K], d, T, kvd, d);
-    l->k.matmul(vc, kvd, s->h, d, L->w[W_V], d, T, kvd, d);
-    rope(s, s->q, qd, T, c->n_heads, s->pos);
-    rope(s, kc, kvd, T, c->n_kv_heads, s->pos);
-    attention(s, layer, T);
-    hook(s, layer, NQ_SITE_O_IN, s->att, T, qd);
-    l->k.matmul(s->h, d, s->att, qd, L->w[W_O], qd, T, d, qd);
-    add_into(s->x, s->h, (size_t)T * d);
-
-    nq_llama_rmsnorm(l, s->h, s->x, L->mlp_norm, T);
-    hook(s, layer, NQ_SITE_MLP_IN, s->h, T, d);
-    l->k.matmul(s->g, c->hidden, s->h, d, L->w[W_GATE], d, T, c->hidden, d);
-    l->k.matmul(s->u, c->hidden, s->h, d, L->w[W_UP], d, T, c->hidden, d);
-    float *g = s->g;
-    const float *u = s->u;
-    for (size_t i = 0; i < (size_t)T * c->hidden; i++) /* silu(g) * u */
-        g[i] = g[i] * (1.0f / (1.0f + nq_m_expf(-g[i]))) * u[i];
-    hook(s, layer, NQ_SITE_DOWN_IN, s->g, T, c->hidden);
-    l->k.matmul(s->h, d, s->g, c->hidden, L->w[W_DOWN], c->hidden, T, d, c->hidden);
-    add_into(s->x, s->h, (size_t)T * d);
-    hook(s, layer, NQ_SITE_BLOCK_OUT, s->x, T, d);
+/* m = act(g) * u; m may be g. */
+static void gated_act(nq_mlp_act act, float *m, const float *g, const float *u, size_t n) {
+    switch (act) {
+    case NQ_MLP_SWIGLU:
+        for (size_t i = 0; i < n; i++) m[i] = g[i] * (1.0f / (1.0f + nq_m_expf(-g[i]))) * u[i];
+        break;
+    }
 }
 
+void nq_llama_block(const nq_llama *l, int layer, const nq_block_acts *a, nq_block_watch watch, void *ctx) {
+    const nq_block_desc *B = &l->blk;
+    const llama_layer *W = &l->layers[layer];
+    int T = a->T, d = B->dim, qd = B->q_dim, kvd = B->kv_dim, hid = B->hidden;
+    float *k = a->k + (size_t)a->pos0 * kvd, *v = a->v + (size_t)a->pos0 * kvd;
+
+    nq_llama_rmsnorm(l, a->h1, a->x, W->attn_norm, T);
+    if (watch) watch(ctx, layer, NQ_SITE_ATTN_IN, a->h1, T, d);
+    nq_llama_linear(l, a->q, a->h1, W->w[W_Q], T, qd, d);
+    nq_llama_linear(l, k, a->h1, W->w[W_K], T, kvd, d);
+    nq_llama_linear(l, v, a->h1, W->w[W_V], T, kvd, d);
+    rope(l, a, a->q, qd, B->n_heads);
+    rope(l, a, k, kvd, B->n_kv_heads);
+    attention(l, a);
+    if (watch) watch(ctx, layer, NQ_SITE_O_IN, a->att, T, qd);
+    nq_llama_linear(l, a->proj, a->att, W->w[W_O], T, d, qd);
+    residual(a->xm, a->x, a->proj, (size_t)T * d);
+
+    nq_llama_rmsnorm(l, a->h2, a->xm, W->mlp_norm, T);
+    if (watch) watch(ctx, layer, NQ_SITE_MLP_IN, a->h2, T, d);
+    nq_llama_linear(l, a->gate, a->h2, W->w[W_GATE], T, hid, d);
+    nq_llama_linear(l, a->up, a->h2, W->w[W_UP], T, hid, d);
+    gated_act(B->act, a->mlp, a->gate, a->up, (size_t)T * hid);
+    if (watch) watch(ctx, layer, NQ_SITE_DOWN_IN, a->mlp, T, hid);
+    nq_llama_linear(l, a->proj, a->mlp, W->w[W_DOWN], T, d, hid);
+    residual(a->xo, a->xm, a->proj, (size_t)T * d);
+    if (watch) watch(ctx, layer, NQ_SITE_BLOCK_OUT, a->xo, T, d);
+}
+
+/* ------------------------------------------------------------- inference */
+
+/* The block watcher of a state: hands each site to the state's hook with the tensors that
+ * read it. */
+static void hook(void *ctx, int layer, nq_llama_site site, const float *x, int T, int width) {
+    nq_llama_state *s = ctx;
+    if (!s->hook) return;
+    nq_llama_act a = {layer, site, x, T, width, s->pos, {-1, -1, -1}, 0};
+    const llama_layer *L = layer < s->l->c.n_layers ? &s->l->layers[layer] : NULL;
+    static const int uses[NQ_SITE_COUNT][4] = {{3, W_Q, W_K, W_V}, {1, W_O}, {2, W_GATE, W_UP}, {1, W_DOWN}, {0}, {0}};
+    if (site == NQ_SITE_FINAL) {
+        a.tensors[0] = s->l->lm_head_tensor;
+        a.ntensors = 1;
+    } else if (L) {
+        a.ntensors = uses[site][0];
+        for (int i = 0; i < a.ntensors; i++) a.tensors[i] = L->tensor[uses[site][1 + i]];
+    }
+    s->hook(s->hook_ctx, &a);
+}
+
+/* T tokens at positions pos .. pos+T-1, T <= max_batch: every block updates the stream
+ * s->x in place, reuses one set of scratch buffers, and appends its keys and values to the
+ * cache. */
 static void forward_chunk(nq_llama_state *s, const int32_t *tokens, int T, float *logits, float *hidden) {
     const nq_llama *l = s->l;
     int d = l->c.dim;
+    size_t kvd = (size_t)l->blk.kv_dim;
     for (int t = 0; t < T; t++)
         memcpy(s->x + (size_t)t * d, l->embed + (size_t)tokens[t] * d, (size_t)d * sizeof(float));
-    for (int i = 0; i < l->c.n_layers; i++) block(s, i, T);
+    nq_block_acts a = {.T = T, .pos0 = s->pos, .cosv = s->cosv, .sinv = s->sinv,
+                       .x = s->x, .xm = s->x, .xo = s->x, .h1 = s->h, .h2 = s->h, .q = s->q, .att = s->att,
+                       .probs = s->scores, .ld_probs = s->max_ctx, .probs_head = 0,
+                       .gate = s->g, .up = s->u, .mlp = s->g, .proj = s->h};
+    for (int i = 0; i < l->c.n_layers; i++) {
+        a.k = s->kc + (size_t)i * s->max_ctx * kvd;
+        a.v = s->vc + (size_t)i * s->max_ctx * kvd;
+        nq_llama_block(l, i, &a, hook, s);
+    }
     nq_llama_rmsnorm(l, s->h, s->x, l->final_norm, T);
     hook(s, l->c.n_layers, NQ_SITE_FINAL, s->h, T, d);
     if (hidden) memcpy(hidden, s->h, (size_t)T * d * sizeof(float));
-    if (logits) l->k.matmul(logits, l->c.vocab, s->h, d, l->lm_head, d, T, l->c.vocab, d);
+    if (logits) nq_llama_linear(l, logits, s->h, l->lm_head, T, l->c.vocab, d);
     s->pos += T;
 }
 

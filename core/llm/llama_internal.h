@@ -1,6 +1,7 @@
-/* llama_internal.h - internal: the loaded LLaMA model and the forward-pass pieces that the
- * training pass (llama_train.c) shares with inference (llama.c), so both compute the same
- * bits in the same order. */
+/* llama_internal.h - internal: the loaded LLaMA model and the one transformer block that
+ * both the inference pass (llama.c) and the training pass (train.c) run, so both compute
+ * the same bits in the same order: the block's arithmetic is written once (nq_llama_block),
+ * and the two passes differ only in where they put its activations. */
 #ifndef NQ_LLAMA_INTERNAL_H
 #define NQ_LLAMA_INTERNAL_H
 #include "kernels/matmul.h"
@@ -15,8 +16,24 @@ typedef struct llama_layer {
     int attn_norm_tensor, mlp_norm_tensor;
 } llama_layer;
 
+/* What a block computes, besides its weights: read by the block's arithmetic in llama.c
+ * (and by train.c's backward half, which must use the same constants). Today this is LLaMA's block only: pre-RMSNorm, no biases, separate q/k/v projections,
+ * rotate-half RoPE, causal grouped-query attention over every earlier position, SwiGLU MLP.
+ * The other families (issue 19) become fields here, read by the same block: biases as
+ * optional weights beside w[] in llama_layer, GeGLU as another nq_mlp_act, a sliding window
+ * as the attention span, a fused qkv split by the loader. */
+typedef enum { NQ_MLP_SWIGLU } nq_mlp_act; /* down(act(gate x) * up x) */
+typedef struct nq_block_desc {
+    int dim, hidden, n_heads, n_kv_heads, head_dim;
+    int q_dim, kv_dim;  /* n_heads * head_dim, n_kv_heads * head_dim */
+    float norm_eps;     /* RMSNorm epsilon, rounded to f32 as torch adds it */
+    float attn_scale;   /* head_dim^-0.5, rounded to f32 once */
+    nq_mlp_act act;
+} nq_block_desc;
+
 struct nq_llama {
     nq_llama_config c;
+    nq_block_desc blk; /* from c, at load */
     nq_mm_kernels k;
     float *embed, *final_norm, *lm_head; /* lm_head == embed when tied */
     int lm_head_tensor, embed_tensor, final_norm_tensor;
@@ -40,13 +57,49 @@ struct nq_llama_state {
 void nq_llama_rope_row(const nq_llama *l, int pos, float *cs, float *sn);
 /* y[t] = w * (x[t] * rsqrt(mean(x[t]^2) + eps)), t < T rows of dim. */
 void nq_llama_rmsnorm(const nq_llama *l, float *y, const float *x, const float *w, int T);
+/* y (T x O, row stride O) = x (T x n, row stride n) W^T for W (O x n): every linear layer. */
+void nq_llama_linear(const nq_llama *l, float *y, const float *x, const float *W, int T, int O, int n);
 /* p = softmax(scale * p) in place over n entries. */
 void nq_llama_softmax(float *p, int n, float scale);
 /* o[i] = sum over j < n (in order) of p[j] * v[j*ld + i], i < hd. */
 void nq_llama_weighted_sum(float *o, const float *p, const float *v, int ld, int n, int hd);
 
-/* ---- training pass (llama_train.c): a window of T tokens from position 0 with every
- * activation kept, and the gradients of the distillation loss (see llama_train.c). */
+/* Where one block reads and writes the activations of T rows at positions pos0 .. pos0+T-1.
+ * The inference pass points the fields at scratch that every block reuses (and k, v into
+ * its KV cache); the training pass at block b's slices of the arrays it keeps for the
+ * backward pass. The fields marked "may be" may alias as said: the block only overwrites
+ * a buffer once what it held is no longer read, so the bits are the same either way. */
+typedef struct nq_block_acts {
+    int T, pos0;
+    const float *cosv, *sinv; /* RoPE tables from position 0: [pos][head_dim / 2] */
+    float *x;                 /* [T][dim] stream entering the block */
+    float *xm, *xo;           /* [T][dim] stream after the attention half, after the block; may be x */
+    float *h1, *h2;           /* [T][dim] the RMSNorm outputs feeding attention and the MLP */
+    float *q, *att;           /* [T][q_dim] queries after RoPE; attention output (o_proj input) */
+    float *k, *v;             /* [pos0 + T][kv_dim] from position 0: keys after RoPE, values;
+                               * rows pos0.. are written, rows 0..pos0+T-1 are attended to */
+    float *probs;             /* attention probabilities of head h: [T][ld_probs] at probs +
+                               * h * probs_head (0: one buffer for every head); row t holds
+                               * pos0 + t + 1 probabilities, then zeros up to pos0 + T */
+    int ld_probs;
+    size_t probs_head;
+    float *gate, *up, *mlp;   /* [T][hidden] gate before the activation, up, act(gate) * up;
+                               * mlp may be gate */
+    float *proj;              /* [T][dim] o_proj and down_proj outputs before the residual
+                               * add; may be h1 and h2 */
+} nq_block_acts;
+
+/* Called at each site of a block (NQ_SITE_ATTN_IN .. NQ_SITE_BLOCK_OUT) with the T rows
+ * of width floats that the site's linears read (the stream, for BLOCK_OUT). */
+typedef void (*nq_block_watch)(void *ctx, int layer, nq_llama_site site, const float *x, int T, int width);
+
+/* Block `layer` of l over one window: x -> xm -> xo (LLaMA: xm = x + attn(norm(x)),
+ * xo = xm + mlp(norm(xm))), every intermediate left where a says. watch may be NULL. */
+void nq_llama_block(const nq_llama *l, int layer, const nq_block_acts *a, nq_block_watch watch, void *ctx);
+
+/* ---- training pass (train.c): a window of T tokens from position 0 through
+ * nq_llama_block with every activation kept, and the gradients of the distillation loss
+ * (see train.c). */
 typedef struct nq_train nq_train;
 typedef struct nq_llama_grads {
     llama_layer *layers;                  /* norms and linears, the model's shapes */

@@ -4,13 +4,13 @@
  *   loss = mean over positions t of KL(p_teacher(t) || p_student(t))
  *        + lambda * mean over blocks b and positions t of (1 - cos(h_teacher(b,t), h_student(b,t)))
  *
- * where h(b,t) is the residual stream after block b. The forward half repeats llama.c's
- * arithmetic in its order (same kernels, same rmsnorm/rope/softmax), so with equal weights
- * it gives the inference pass's bits (tests/test_train.c checks it). The backward half is
- * the textbook chain rule in f32 for RMSNorm, RoPE attention (causal, grouped KV heads),
- * SwiGLU and the linears; every matrix product runs through the same deterministic
- * kernels (transposed operands are materialized), so gradients are the same bits on every
- * target. Gradients are added into the caller-visible nq_llama_grads. */
+ * where h(b,t) is the residual stream after block b. The forward half is the inference
+ * pass's own block (nq_llama_block) pointed at per-layer arrays that keep every activation,
+ * so with equal weights it gives the inference pass's bits (tests/test_train.c checks it).
+ * The backward half is the textbook chain rule in f32 for RMSNorm, RoPE attention (causal,
+ * grouped KV heads), SwiGLU and the linears; every matrix product runs through the same
+ * deterministic kernels (transposed operands are materialized), so gradients are the same
+ * bits on every target. Gradients are added into the caller-visible nq_llama_grads. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,11 +177,6 @@ static void transpose(float *dst, const float *src, int rows, int cols, int lds)
         }
 }
 
-/* y (T x O) = x (T x n) W^T for W (O x n): the forward product, as llama.c runs it. */
-static void mm(const nq_train *t, float *y, const float *x, const float *W, int T, int O, int n) {
-    t->l->k.matmul(y, O, x, n, W, n, T, O, n);
-}
-
 /* dx (T x n) = dy (T x O) W for W (O x n), through W^T materialized in t->wt. */
 static void mm_back(nq_train *t, float *dx, const float *dy, const float *W, int T, int O, int n) {
     transpose(t->wt, W, O, n, n);
@@ -201,9 +196,9 @@ static void add_into(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
-/* RoPE on nh heads of each row (stride ld) at positions 0..T-1; inverse = the transpose,
- * used for gradients. */
-static void rope(const nq_train *t, float *v, int ld, int nh, int inverse) {
+/* The transpose of the block's RoPE (a rotation by -angle) on nh heads of each row (stride
+ * ld) at positions 0..T-1: carries gradients back through it. */
+static void rope_back(const nq_train *t, float *v, int ld, int nh) {
     int hd = t->l->c.head_dim, half = hd / 2;
     for (int p = 0; p < t->T; p++) {
         const float *cs = t->cosv + (size_t)p * half, *sn = t->sinv + (size_t)p * half;
@@ -211,13 +206,8 @@ static void rope(const nq_train *t, float *v, int ld, int nh, int inverse) {
             float *r = v + (size_t)p * ld + (size_t)h * hd;
             for (int i = 0; i < half; i++) {
                 float a = r[i], b = r[i + half];
-                if (!inverse) {
-                    r[i] = a * cs[i] - b * sn[i];
-                    r[i + half] = b * cs[i] + a * sn[i];
-                } else {
-                    r[i] = a * cs[i] + b * sn[i];
-                    r[i + half] = b * cs[i] - a * sn[i];
-                }
+                r[i] = a * cs[i] + b * sn[i];
+                r[i + half] = b * cs[i] - a * sn[i];
             }
         }
     }
@@ -225,61 +215,32 @@ static void rope(const nq_train *t, float *v, int ld, int nh, int inverse) {
 
 /* ------------------------------------------------------------------ forward */
 
-static void attention_fwd(nq_train *t, int b) {
-    const nq_llama_config *c = &t->l->c;
-    int T = t->T, hd = c->head_dim, rep = c->n_heads / c->n_kv_heads;
-    size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd;
-    const float *q = t->q + (size_t)b * T * qd, *k = t->k + (size_t)b * T * kvd, *v = t->v + (size_t)b * T * kvd;
-    float *a = t->a + (size_t)b * T * qd, scale = (float)(1.0 / sqrt((double)hd));
-    for (int h = 0; h < c->n_heads; h++) {
-        float *P = t->P + ((size_t)b * c->n_heads + h) * T * T;
-        size_t kvo = (size_t)(h / rep) * hd;
-        t->l->k.matmul(P, T, q + (size_t)h * hd, (int)qd, k + kvo, (int)kvd, T, T, hd);
-        for (int p = 0; p < T; p++) {
-            float *row = P + (size_t)p * T;
-            nq_llama_softmax(row, p + 1, scale);
-            for (int j = p + 1; j < T; j++) row[j] = 0.0f;
-            nq_llama_weighted_sum(a + p * qd + (size_t)h * hd, row, v + kvo, (int)kvd, p + 1, hd);
-        }
-    }
-}
-
-static void block_fwd(nq_train *t, int b) {
-    const nq_llama *l = t->l;
-    const nq_llama_config *c = &l->c;
-    const llama_layer *L = &l->layers[b];
-    int T = t->T, d = c->dim, hid = c->hidden, qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
-    size_t o = (size_t)b * T;
-    const float *x = t->x + o * d;
-    float *xm = t->xm + o * d, *h1 = t->h1 + o * d, *h2 = t->h2 + o * d, *xo = t->x + (o + T) * d;
-    float *q = t->q + o * qd, *k = t->k + o * kvd, *v = t->v + o * kvd, *a = t->a + o * qd;
-    float *g = t->g + o * hid, *u = t->u + o * hid, *m = t->m + o * hid;
-    nq_llama_rmsnorm(l, h1, x, L->attn_norm, T);
-    mm(t, q, h1, L->w[W_Q], T, qd, d);
-    mm(t, k, h1, L->w[W_K], T, kvd, d);
-    mm(t, v, h1, L->w[W_V], T, kvd, d);
-    rope(t, q, qd, c->n_heads, 0);
-    rope(t, k, kvd, c->n_kv_heads, 0);
-    attention_fwd(t, b);
-    mm(t, t->tmp, a, L->w[W_O], T, d, qd);
-    memcpy(xm, x, (size_t)T * d * sizeof *xm);
-    add_into(xm, t->tmp, (size_t)T * d);
-    nq_llama_rmsnorm(l, h2, xm, L->mlp_norm, T);
-    mm(t, g, h2, L->w[W_GATE], T, hid, d);
-    mm(t, u, h2, L->w[W_UP], T, hid, d);
-    for (size_t i = 0; i < (size_t)T * hid; i++) m[i] = g[i] * (1.0f / (1.0f + nq_m_expf(-g[i]))) * u[i];
-    mm(t, t->tmp, m, L->w[W_DOWN], T, d, hid);
-    memcpy(xo, xm, (size_t)T * d * sizeof *xo);
-    add_into(xo, t->tmp, (size_t)T * d);
+/* Block b's activations: its slices of the kept arrays, written by the forward half and
+ * read by the backward half (the probabilities of every head kept, zero above the
+ * diagonal, for attention_back). */
+static nq_block_acts kept(const nq_train *t, int b) {
+    const nq_block_desc *B = &t->l->blk;
+    size_t o = (size_t)b * t->T, d = (size_t)B->dim, qd = (size_t)B->q_dim, kvd = (size_t)B->kv_dim;
+    size_t hid = (size_t)B->hidden, n = (size_t)t->T;
+    nq_block_acts a = {.T = t->T, .pos0 = 0, .cosv = t->cosv, .sinv = t->sinv,
+                       .x = t->x + o * d, .xm = t->xm + o * d, .xo = t->x + (o + n) * d,
+                       .h1 = t->h1 + o * d, .h2 = t->h2 + o * d, .q = t->q + o * qd, .att = t->a + o * qd,
+                       .k = t->k + o * kvd, .v = t->v + o * kvd,
+                       .probs = t->P + (size_t)b * B->n_heads * n * n, .ld_probs = t->T, .probs_head = n * n,
+                       .gate = t->g + o * hid, .up = t->u + o * hid, .mlp = t->m + o * hid, .proj = t->tmp};
+    return a;
 }
 
 static void forward(nq_train *t, const int32_t *tokens) {
     const nq_llama *l = t->l;
     int d = l->c.dim, T = t->T;
     for (int p = 0; p < T; p++) memcpy(t->x + (size_t)p * d, l->embed + (size_t)tokens[p] * d, (size_t)d * sizeof(float));
-    for (int b = 0; b < l->c.n_layers; b++) block_fwd(t, b);
+    for (int b = 0; b < l->c.n_layers; b++) {
+        nq_block_acts a = kept(t, b);
+        nq_llama_block(l, b, &a, NULL, NULL);
+    }
     nq_llama_rmsnorm(l, t->hf, t->x + (size_t)l->c.n_layers * T * d, l->final_norm, T);
-    mm(t, t->logits, t->hf, l->lm_head, T, l->c.vocab, d);
+    nq_llama_linear(l, t->logits, t->hf, l->lm_head, T, l->c.vocab, d);
 }
 
 /* ------------------------------------------------------------------ loss */
@@ -353,16 +314,16 @@ static void rmsnorm_back(const nq_train *t, const float *x, const float *w, cons
 }
 
 /* From da (T x qd) to dq, dk, dv (dk, dv summed over the heads sharing a KV head). */
-static void attention_back(nq_train *t, int b) {
+static void attention_back(nq_train *t, const nq_block_acts *A) {
     const nq_llama_config *c = &t->l->c;
     int T = t->T, hd = c->head_dim, rep = c->n_heads / c->n_kv_heads;
     size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd, n = (size_t)T;
-    const float *q = t->q + (size_t)b * T * qd, *k = t->k + (size_t)b * T * kvd, *v = t->v + (size_t)b * T * kvd;
-    float scale = (float)(1.0 / sqrt((double)hd)), *dS = t->dP;
+    const float *q = A->q, *k = A->k, *v = A->v;
+    float scale = t->l->blk.attn_scale, *dS = t->dP;
     memset(t->dk, 0, n * kvd * sizeof(float));
     memset(t->dv, 0, n * kvd * sizeof(float));
     for (int h = 0; h < c->n_heads; h++) {
-        const float *P = t->P + ((size_t)b * c->n_heads + h) * n * n;
+        const float *P = A->probs + (size_t)h * A->probs_head;
         size_t kvo = (size_t)(h / rep) * hd, qo = (size_t)h * hd;
         /* dP = da_h v^T (T x T) */
         t->l->k.matmul(dS, T, t->da + qo, (int)qd, v + kvo, (int)kvd, T, T, hd);
@@ -400,9 +361,9 @@ static void block_back(nq_train *t, int b) {
     const llama_layer *L = &l->layers[b];
     llama_layer *G = &t->gr.layers[b];
     int T = t->T, d = c->dim, hid = c->hidden, qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
-    size_t o = (size_t)b * T, nd = (size_t)T * d, nh = (size_t)T * hid;
-    const float *x = t->x + o * d, *xm = t->xm + o * d, *h1 = t->h1 + o * d, *h2 = t->h2 + o * d;
-    const float *a = t->a + o * qd, *g = t->g + o * hid, *u = t->u + o * hid, *m = t->m + o * hid;
+    size_t nd = (size_t)T * d, nh = (size_t)T * hid;
+    nq_block_acts A = kept(t, b);
+    const float *x = A.x, *xm = A.xm, *h1 = A.h1, *h2 = A.h2, *a = A.att, *g = A.gate, *u = A.up, *m = A.mlp;
     /* MLP half: x_out = xm + m Wd^T */
     memcpy(t->dxm, t->dx, nd * sizeof(float));
     mm_grad(t, G->w[W_DOWN], t->dx, m, T, d, hid);
@@ -422,9 +383,9 @@ static void block_back(nq_train *t, int b) {
     memcpy(t->dx, t->dxm, nd * sizeof(float));
     mm_grad(t, G->w[W_O], t->dxm, a, T, d, qd);
     mm_back(t, t->da, t->dxm, L->w[W_O], T, d, qd);
-    attention_back(t, b);
-    rope(t, t->dq, qd, c->n_heads, 1);
-    rope(t, t->dk, kvd, c->n_kv_heads, 1);
+    attention_back(t, &A);
+    rope_back(t, t->dq, qd, c->n_heads);
+    rope_back(t, t->dk, kvd, c->n_kv_heads);
     mm_grad(t, G->w[W_Q], t->dq, h1, T, qd, d);
     mm_grad(t, G->w[W_K], t->dk, h1, T, kvd, d);
     mm_grad(t, G->w[W_V], t->dv, h1, T, kvd, d);
