@@ -40,9 +40,10 @@ def main():
     for name, path in objs.items():
         for s in symbols(path, "--defined-only"):
             owner[s] = name
+    undefined = {name: symbols(path, "-u") for name, path in objs.items()}
     deps = collections.defaultdict(set)
-    for name, path in objs.items():
-        for s in symbols(path, "-u"):
+    for name in objs:
+        for s in undefined[name]:
             if s in owner and owner[s] != name:
                 deps[name].add(owner[s])
     bad = []
@@ -54,7 +55,7 @@ def main():
         for b in sorted(deps[a]):
             lb = b.split("/")[0]
             if lb in LAYERS and LAYERS.index(lb) > LAYERS.index(la):
-                used = sorted(s for s in symbols(objs[a], "-u") if owner.get(s) == b)
+                used = sorted(s for s in undefined[a] if owner.get(s) == b)
                 bad.append(f"{a} uses {b} ({', '.join(used)}): layer {la} may not use the later layer {lb}")
     # cycles: a file that reaches itself through its dependencies
     def reaches(start, goal):
