@@ -19,8 +19,8 @@
 #include <cjson/cJSON.h>
 #include <emscripten.h>
 #include "novaq.h"
-#include "kernels.h"
-#include "kernels_matmul.h"
+#include "kernels/kernels.h"
+#include "kernels/matmul.h"
 
 /* ---------------------------------------------------------------- JS imports */
 
