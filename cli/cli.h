@@ -101,9 +101,10 @@ int cmd_ollama(int argc, char **argv);
 int cmd_ppl(int argc, char **argv);
 int cmd_benchmark(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
-/* Settings from a novaq-config.yaml or .json file (config.c; keys in docs/SOURCES.md). If the
- * file sets model.compression.bits_per_weight, *s is first reset to that preset; every other
- * key is then applied over *s. Unknown keys and bad values are errors naming file and line.
- * Call it before applying command-line flags, so that flags override the file. */
+/* Settings from a novaq-config.yaml or .json file (settings_args.c: the file's text through
+ * nq_settings_from_config; keys in docs/SOURCES.md). If the file sets
+ * model.compression.bits_per_weight, *s is first reset to that preset; every other key is then
+ * applied over *s. Unknown keys and bad values are errors naming file and line. Call it
+ * before applying command-line flags, so that flags override the file. */
 int cli_config_load(const char *path, nq_settings *s, nq_err *e);
 #endif

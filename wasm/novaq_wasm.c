@@ -229,35 +229,16 @@ EMSCRIPTEN_KEEPALIVE char *nqw_model_tensors_json(nqw_ctx *c, nqw_model *w) {
 
 /* ----------------------------------------------------------------- settings */
 
-static int json_int(const cJSON *o, const char *key, int *dst) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) return 0;
-    if (!cJSON_IsNumber(v)) return -1;
-    *dst = (int)v->valuedouble;
-    return 1;
-}
-
-/* Settings from JSON: {"bits": "2"} picks the preset, then any of d, K (array: primary then
- * residual sizes), seed, scope_rows, outlier_fraction, quantize_embeddings,
- * quantize_lm_head, kmeans_iters, train_vectors, zstd_level, shard_max_bytes override it,
- * with the CLI's meaning (cli/settings_args.c), so equal settings give equal bytes. */
-static nq_status settings_apply(nqw_ctx *c, nq_settings *s, const cJSON *o);
-
+/* Settings from JSON (nq_settings_from_json, the table's JSON names): {"bits": "2"} picks the
+ * preset, then any of d, K (array: primary then residual sizes), seed, scope_rows, ... override
+ * it with the CLI flags' meaning, so equal settings give equal bytes. */
 EMSCRIPTEN_KEEPALIVE nq_settings *nqw_settings_from_json(nqw_ctx *c, const char *json) {
-    cJSON *o = cJSON_Parse(json);
     nq_settings *s = calloc(1, sizeof *s);
-    nq_status st;
-    if (!o || !cJSON_IsObject(o)) st = nq_fail(&c->err, NQ_E_ARG, "settings: not a JSON object");
-    else if (!s) st = nq_fail(&c->err, NQ_E_NOMEM, "out of memory");
-    else {
-        const cJSON *bits = cJSON_GetObjectItemCaseSensitive(o, "bits");
-        const char *b = cJSON_IsString(bits) ? bits->valuestring : "2";
-        st = nq_settings_preset(s, b, &c->err);
-        if (st == NQ_OK) st = settings_apply(c, s, o);
-        if (st == NQ_OK) st = nq_settings_check(s, &c->err);
+    if (!s) {
+        nq_fail(&c->err, NQ_E_NOMEM, "out of memory");
+        return NULL;
     }
-    cJSON_Delete(o);
-    if (st != NQ_OK) {
+    if (nq_settings_from_json(s, NQ_VOCAB_JSON, json, &c->err) != NQ_OK) {
         free(s);
         return NULL;
     }
@@ -267,94 +248,13 @@ EMSCRIPTEN_KEEPALIVE nq_settings *nqw_settings_from_json(nqw_ctx *c, const char 
 
 EMSCRIPTEN_KEEPALIVE void nqw_settings_free(nq_settings *s) { free(s); }
 
-static nq_status settings_apply(nqw_ctx *c, nq_settings *s, const cJSON *o) {
-    static const char *const ikeys[] = {"d", "scope_rows", "quantize_embeddings",
-                                        "quantize_lm_head", "kmeans_iters", "train_vectors",
-                                        "zstd_level", "share_codebooks", "refine", "joint",
-                                        "calib_tokens", "rotate", "act_order", "beam"};
-    int *idst[] = {&s->d, &s->scope_rows, &s->quantize_embeddings, &s->quantize_lm_head,
-                   &s->kmeans_iters, &s->train_vectors, &s->zstd_level, &s->share_codebooks,
-                   &s->refine, &s->joint, &s->calib_tokens, &s->rotate, &s->act_order, &s->beam};
-    for (size_t i = 0; i < sizeof ikeys / sizeof ikeys[0]; i++) {
-        if (json_int(o, ikeys[i], idst[i]) < 0)
-            return nq_fail(&c->err, NQ_E_ARG, "settings: %s must be a number", ikeys[i]);
-    }
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "K");
-    if (v) {
-        int n = cJSON_GetArraySize(v);
-        if (!cJSON_IsArray(v) || n < 1 || n > NQ_MAX_STAGES)
-            return nq_fail(&c->err, NQ_E_ARG, "settings: K must be an array of 1..%d sizes",
-                           NQ_MAX_STAGES);
-        for (int i = 0; i < n; i++) {
-            const cJSON *k = cJSON_GetArrayItem(v, i);
-            if (!cJSON_IsNumber(k)) return nq_fail(&c->err, NQ_E_ARG, "settings: K[%d]", i);
-            s->K[i] = (int)k->valuedouble;
-        }
-        s->nstages = n;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(o, "seed");
-    if (v) {
-        if (cJSON_IsNumber(v)) s->seed = (uint64_t)v->valuedouble;
-        else if (cJSON_IsString(v)) s->seed = strtoull(v->valuestring, NULL, 10);
-        else return nq_fail(&c->err, NQ_E_ARG, "settings: seed must be a number");
-    }
-    v = cJSON_GetObjectItemCaseSensitive(o, "outlier_fraction");
-    if (v) {
-        if (!cJSON_IsNumber(v)) return nq_fail(&c->err, NQ_E_ARG, "settings: outlier_fraction");
-        s->outlier_fraction = v->valuedouble;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(o, "damp");
-    if (v) {
-        if (!cJSON_IsNumber(v)) return nq_fail(&c->err, NQ_E_ARG, "settings: damp");
-        s->damp = v->valuedouble;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(o, "shard_max_bytes");
-    if (v) {
-        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 4294967295.0)
-            return nq_fail(&c->err, NQ_E_ARG, "settings: shard_max_bytes");
-        s->shard_max_bytes = (uint32_t)v->valuedouble;
-    }
-    /* As the CLI does: the preset name stays only while its stage layout is unchanged. */
-    nq_settings p;
-    if (nq_settings_preset(&p, s->preset, NULL) == NQ_OK &&
-        (p.d != s->d || p.nstages != s->nstages || memcmp(p.K, s->K, sizeof p.K)))
-        snprintf(s->preset, sizeof s->preset, "custom");
-    return NQ_OK;
-}
-
-/* The effective settings as JSON (what the page shows under "advanced"). */
+/* The effective settings as JSON (what the page shows under "advanced"): every field under its
+ * JSON name, "preset" (the label) and "code_bits". */
 EMSCRIPTEN_KEEPALIVE char *nqw_settings_json(nqw_ctx *c, const nq_settings *s) {
-    cJSON *o = cJSON_CreateObject(), *k = cJSON_CreateArray();
-    if (!o || !k) {
-        cJSON_Delete(k);
-        return json_take(c, o);
-    }
-    char seed[24];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)s->seed);
-    cJSON_AddStringToObject(o, "preset", s->preset);
-    cJSON_AddNumberToObject(o, "d", s->d);
-    for (int i = 0; i < s->nstages; i++) cJSON_AddItemToArray(k, cJSON_CreateNumber(s->K[i]));
-    cJSON_AddItemToObject(o, "K", k);
-    cJSON_AddStringToObject(o, "seed", seed);
-    cJSON_AddNumberToObject(o, "scope_rows", s->scope_rows);
-    cJSON_AddNumberToObject(o, "outlier_fraction", s->outlier_fraction);
-    cJSON_AddBoolToObject(o, "quantize_embeddings", s->quantize_embeddings);
-    cJSON_AddBoolToObject(o, "quantize_lm_head", s->quantize_lm_head);
-    cJSON_AddNumberToObject(o, "kmeans_iters", s->kmeans_iters);
-    cJSON_AddNumberToObject(o, "train_vectors", s->train_vectors);
-    cJSON_AddNumberToObject(o, "zstd_level", s->zstd_level);
-    cJSON_AddNumberToObject(o, "shard_max_bytes", s->shard_max_bytes);
-    cJSON_AddBoolToObject(o, "share_codebooks", s->share_codebooks);
-    cJSON_AddBoolToObject(o, "refine", s->refine);
-    cJSON_AddBoolToObject(o, "joint", s->joint);
-    cJSON_AddNumberToObject(o, "beam", s->beam);
-    cJSON_AddNumberToObject(o, "damp", s->damp);
-    cJSON_AddNumberToObject(o, "calib_tokens", s->calib_tokens);
-    cJSON_AddBoolToObject(o, "rotate", s->rotate);
-    cJSON_AddBoolToObject(o, "act_order", s->act_order);
-    cJSON_AddNumberToObject(o, "code_bits", nq_settings_code_bits(s));
-    ok(c);
-    return json_take(c, o);
+    char *text = nq_settings_to_json(s, NQ_VOCAB_JSON);
+    if (!text) nq_fail(&c->err, NQ_E_NOMEM, "out of memory");
+    else ok(c);
+    return text;
 }
 
 EMSCRIPTEN_KEEPALIVE int nqw_should_quantize(nqw_model *w, int t, const nq_settings *s) {

@@ -67,6 +67,20 @@ static const struct preset *find_preset(const char *name) {
     return NULL;
 }
 
+/* The preset whose stage layout s has (the stages in use; sizes past nstages do not count). */
+static const struct preset *layout_preset(const nq_settings *s) {
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        const struct preset *p = &presets[i];
+        if (s->d == p->d && s->nstages == 2 && s->K[0] == p->K[0] && s->K[1] == p->K[1]) return p;
+    }
+    return NULL;
+}
+
+void nq_settings_relabel(nq_settings *s) {
+    const struct preset *p = layout_preset(s);
+    snprintf(s->preset, sizeof s->preset, "%s", p ? p->name : "custom");
+}
+
 nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e) {
     const struct preset *p = find_preset(bits);
     if (!p) return nq_fail(e, NQ_E_ARG, "unknown bits preset '%s' (choose 1.5, 2, 3 or 4)", bits);
@@ -86,12 +100,28 @@ nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e) {
 int nq_settings_mixed(const nq_settings *s, nq_settings *out) {
     *out = *s;
     if (s->base_stages > 0 && s->base_stages < s->nstages) return 1; /* a layout given explicitly */
-    const struct preset *p = find_preset(s->preset);
+    const struct preset *p = layout_preset(s); /* by the numbers: a "custom" label changes nothing */
     if (!s->mixed || !p || !p->mixed[0] || s->base_stages) return 0;
     out->nstages = 3;
     memcpy(out->K, p->mixed, sizeof p->mixed);
     out->base_stages = 2;
     return 1;
+}
+
+nq_status nq_settings_preset_over(nq_settings *s, const char *bits, nq_err *e) {
+    nq_settings p, f;
+    nq_status st = nq_settings_preset(&p, bits, e);
+    if (st) return st;
+    if (nq_settings_preset(&f, s->preset, NULL) != NQ_OK) nq_settings_preset(&f, "2", NULL);
+    s->d = p.d;
+    s->nstages = p.nstages;
+    memcpy(s->K, p.K, sizeof s->K);
+    if (s->beam == f.beam) s->beam = p.beam;
+    if (s->e2e_steps == f.e2e_steps) s->e2e_steps = p.e2e_steps;
+    if (s->bits_budget == f.bits_budget) s->bits_budget = p.bits_budget;
+    if (s->mixed == f.mixed) s->mixed = p.mixed;
+    nq_settings_relabel(s);
+    return NQ_OK;
 }
 
 static int log2_exact(int k) {

@@ -9,6 +9,7 @@
 #include "novaq.h"
 #include "common/format.h"
 #include "common/util.h"
+#include "compress/settings.h"
 
 struct nq_container {
     nq_writer w;
@@ -31,40 +32,6 @@ static nq_status put(nq_container *c, const void *p, size_t n, nq_err *e) {
                        (unsigned long long)c->pos);
     c->pos += n;
     return NQ_OK;
-}
-
-static cJSON *settings_json(const nq_settings *s) {
-    cJSON *o = cJSON_CreateObject(), *k = cJSON_CreateArray();
-    cJSON_AddStringToObject(o, "preset", s->preset);
-    cJSON_AddNumberToObject(o, "subspaces", s->d);
-    for (int i = 0; i < s->nstages; i++) cJSON_AddItemToArray(k, cJSON_CreateNumber(s->K[i]));
-    cJSON_AddItemToObject(o, "codebook_sizes", k);
-    char seed[24];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)s->seed);
-    cJSON_AddStringToObject(o, "seed", seed); /* string: JSON numbers lose 64-bit precision */
-    cJSON_AddNumberToObject(o, "scope_rows", s->scope_rows);
-    cJSON_AddNumberToObject(o, "outlier_fraction", s->outlier_fraction);
-    cJSON_AddBoolToObject(o, "quantize_embeddings", s->quantize_embeddings);
-    cJSON_AddBoolToObject(o, "quantize_lm_head", s->quantize_lm_head);
-    cJSON_AddNumberToObject(o, "kmeans_iterations", s->kmeans_iters);
-    cJSON_AddNumberToObject(o, "train_vectors", s->train_vectors);
-    cJSON_AddNumberToObject(o, "zstd_level", s->zstd_level);
-    cJSON_AddNumberToObject(o, "shard_max_bytes", s->shard_max_bytes);
-    cJSON_AddNumberToObject(o, "code_bits_per_weight", nq_settings_code_bits(s));
-    cJSON_AddBoolToObject(o, "share_codebooks", s->share_codebooks);
-    cJSON_AddBoolToObject(o, "refine", s->refine);
-    cJSON_AddNumberToObject(o, "damp", s->damp);
-    cJSON_AddNumberToObject(o, "calib_tokens", s->calib_tokens);
-    cJSON_AddBoolToObject(o, "joint", s->joint);
-    cJSON_AddNumberToObject(o, "beam", s->beam);
-    cJSON_AddBoolToObject(o, "rotate", s->rotate);
-    cJSON_AddBoolToObject(o, "act_order", s->act_order);
-    cJSON_AddNumberToObject(o, "e2e_steps", s->e2e_steps);
-    cJSON_AddNumberToObject(o, "e2e_lambda", s->e2e_lambda);
-    cJSON_AddNumberToObject(o, "e2e_lr", s->e2e_lr);
-    cJSON_AddNumberToObject(o, "base_stages", s->base_stages);
-    cJSON_AddNumberToObject(o, "bits_budget", s->bits_budget);
-    return o;
 }
 
 static cJSON *source_json(const char *format, const nq_source_file *src, int nsrc, const char *meta) {
@@ -99,7 +66,7 @@ nq_status nq_container_begin(nq_container **out, const nq_writer *w, const nq_se
     cJSON_AddNumberToObject(c->root, "version", NQ_FORMAT_VERSION);
     cJSON_AddStringToObject(c->root, "generator", "novaq " NQ_VERSION_STRING);
     cJSON_AddItemToObject(c->root, "source", source_json(source_format, src, nsrc, source_metadata_json));
-    cJSON_AddItemToObject(c->root, "settings", settings_json(s));
+    cJSON_AddItemToObject(c->root, "settings", nq_settings_json_object(s, NQ_VOCAB_MANIFEST));
     c->codebooks = cJSON_AddArrayToObject(c->root, "codebooks");
     c->tensors = cJSON_AddArrayToObject(c->root, "tensors");
     c->shards = cJSON_AddArrayToObject(c->root, "shards");

@@ -218,13 +218,78 @@ typedef struct nq_settings {
 /* Defaults for a bits preset ("1.5", "2", "3", "4"); see docs/FORMAT.md for the table. */
 nq_status nq_settings_preset(nq_settings *s, const char *bits, nq_err *e);
 nq_status nq_settings_check(const nq_settings *s, nq_err *e);
+/* The label follows the numbers: s->preset becomes the preset whose stage layout (d, nstages,
+ * K of the used stages) s has, or "custom". Every parser below calls it after each change, so
+ * "--bits 2" and "--bits 3" with preset 2's layout are one setting under one name. */
+void nq_settings_relabel(nq_settings *s);
+/* --bits over a settings file (a config loaded into *s): the preset's stage layout replaces
+ * s's, and its beam, end-to-end steps, bits budget and mixed flag replace those s still has
+ * from its own preset (the file's label, or preset "2" for a custom layout). */
+nq_status nq_settings_preset_over(nq_settings *s, const char *bits, nq_err *e);
+
+/* One table of the settings (core/compress/settings_table.c): every field, its kind and valid
+ * range, and the name it goes by in each of the four vocabularies below. All parsers and
+ * serializers use it, so a field added there is settable and recorded everywhere. */
+typedef enum nq_settings_vocab {
+    NQ_VOCAB_FLAG,     /* command-line flags: "--subspaces 8", "--no-refine" */
+    NQ_VOCAB_CONFIG,   /* settings files (docs/SOURCES.md): "model.compression.subspaces" */
+    NQ_VOCAB_JSON,     /* the embedders' JSON (wasm module, web page): "d" */
+    NQ_VOCAB_MANIFEST, /* the .novaq manifest's "settings" object: "subspaces" */
+    NQ_VOCAB_COUNT
+} nq_settings_vocab;
+
+typedef enum nq_setting_kind {
+    NQ_SET_PRESET,    /* the bits preset: resets every field to it */
+    NQ_SET_INT,       /* int field, an integer in [lo, hi] */
+    NQ_SET_U32,       /* uint32_t field, an integer in [lo, hi] */
+    NQ_SET_U64,       /* uint64_t field, any 64-bit integer (decimal, 0x hex or 0 octal) */
+    NQ_SET_DOUBLE,    /* double field in [lo, hi] */
+    NQ_SET_BOOL,      /* int field, 0 or 1 ("true"/"false"; flags: name sets 1, flag_off 0) */
+    NQ_SET_SIZES,     /* K[] and nstages: a list of 1..NQ_MAX_STAGES sizes in [lo, hi] */
+    NQ_SET_PRIMARY,   /* K[0] */
+    NQ_SET_RESIDUAL,  /* K[1..] and nstages: a list of 0..NQ_MAX_STAGES-1 sizes ("0": none) */
+    NQ_SET_STAGES,    /* nstages, 1..the current nstages (keeps the first ones) */
+    NQ_SET_CODE_BITS  /* derived (nq_settings_code_bits): written, ignored when read */
+} nq_setting_kind;
+
+typedef struct nq_setting {
+    const char *name[NQ_VOCAB_COUNT]; /* NULL: not in that vocabulary */
+    const char *flag_off;             /* NQ_SET_BOOL: the flag that sets 0 ("--no-refine") */
+    nq_setting_kind kind;
+    size_t offset;                    /* offsetof(nq_settings, field) */
+    double lo, hi;
+} nq_setting;
+
+/* The rows in manifest order; *n gets their count. */
+const nq_setting *nq_settings_table(int *n);
+/* The row named key in vocabulary v (flags: either of a boolean's two flags), or NULL. */
+const nq_setting *nq_settings_find(nq_settings_vocab v, const char *key);
+/* Sets the field named key in vocabulary v from its text form (lists: comma-separated; a
+ * boolean flag takes value NULL), then relabels s. A value of the wrong form or out of the
+ * row's range is refused with a message naming the key; s is then unchanged. */
+nq_status nq_settings_set(nq_settings *s, nq_settings_vocab v, const char *key, const char *value,
+                          nq_err *e);
+/* Settings from a JSON object in vocabulary NQ_VOCAB_JSON or NQ_VOCAB_MANIFEST: *s is reset to
+ * the preset named by "bits" (JSON; default "2"), then every key is applied. Unknown keys and
+ * values of the wrong type are errors; "preset" and the code bits are written by
+ * nq_settings_to_json and ignored here (the label follows the numbers). Checked on success. */
+nq_status nq_settings_from_json(nq_settings *s, nq_settings_vocab v, const char *json, nq_err *e);
+/* Every field with a name in v (JSON or manifest) as one JSON object, table order, plus
+ * "preset" (the label); malloc'd, the caller frees; NULL when out of memory. */
+char *nq_settings_to_json(const nq_settings *s, nq_settings_vocab v);
+/* Settings from a settings file's text (novaq-config.yaml or .json; name ends in .yaml, .yml or
+ * .json and is used in messages). If the file sets model.compression.bits_per_weight, *s is
+ * first reset to that preset; every other key is then applied over *s. Unknown keys, repeated
+ * keys and bad values are errors naming the file and line. Checked on success. */
+nq_status nq_settings_from_config(nq_settings *s, const char *name, const char *text, size_t len,
+                                  nq_err *e);
 /* The layout stage 3 uses when it has calibration (mixed precision, issue 4): *out = s with the
  * preset's mixed stages (preset 2: {1024, 32} for every tensor, a third stage of 256 entries
  * for the tensors nq_mixed_allocate picks, within bits_budget; preset 1.5: {1024, 2} and a
  * third stage of 256 entries; presets 3 and 4: their two stages and a third of 16 entries).
- * Returns 1 if s asks for mixed
- * precision (s->mixed and a preset that has a mixed layout, or base_stages < nstages given
- * explicitly, kept as it is), else 0 with *out = *s. */
+ * The preset is the one whose stage layout s has, whatever s->preset says. Returns 1 if s asks
+ * for mixed precision (s->mixed and a preset layout that has a mixed one, or base_stages <
+ * nstages given explicitly, kept as it is), else 0 with *out = *s. */
 int nq_settings_mixed(const nq_settings *s, nq_settings *out);
 /* Nominal code bits per weight of the stage configuration (no overheads; the base stages
  * under mixed precision). */

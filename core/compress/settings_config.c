@@ -1,18 +1,17 @@
-/* config.c - compression settings from a `--config` file: novaq-config.yaml or .json.
+/* settings_config.c - compression settings from a settings file's text (`novaq --config`):
+ * novaq-config.yaml or .json.
  *
  * Both forms are read into the same flat list of dotted keys ("model.compression.subspaces")
- * with scalar or list values, then applied to nq_settings through one table. Unknown keys,
+ * with scalar or list values, then applied to nq_settings through the settings table (settings_table.c). Unknown keys,
  * repeated keys and values of the wrong kind are errors naming the file and line (JSON: the
  * key path), never silently ignored. The YAML reader takes the subset a settings file needs:
  * nested mappings by indentation (spaces), scalars (plain or quoted), flow lists [a, b],
  * block lists ("- a"), comments, and a leading "---". Keys: docs/SOURCES.md. */
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include "cli.h"
+#include "compress/settings.h"
 
 #define CFG_MAX_DEPTH 8
 #define CFG_MAX_LIST 8
@@ -221,27 +220,6 @@ static int bad_value(cfg *c, const cfg_item *it, const char *want) {
     return nq_fail(c->e, NQ_E_ARG, "%s: '%s' must be %s", c->path, it->key, want);
 }
 
-static int num(cfg *c, const cfg_item *it, int k, double lo, double hi, int integer, double *out) {
-    char *end;
-    errno = 0;
-    double x = it->nval > k ? strtod(it->val[k], &end) : NAN;
-    char want[96];
-    snprintf(want, sizeof want, "%s in [%g, %g]", integer ? "an integer" : "a number", lo, hi);
-    if (it->is_list || it->nval <= k || errno || end == it->val[k] || *end ||
-        !(x >= lo && x <= hi) || (integer && x != floor(x)))
-        return bad_value(c, it, want);
-    *out = x;
-    return 0;
-}
-
-static int boolean(cfg *c, const cfg_item *it, int *out) {
-    if (it->is_list || it->nval != 1) return bad_value(c, it, "true or false");
-    if (!strcmp(it->val[0], "true")) *out = 1;
-    else if (!strcmp(it->val[0], "false")) *out = 0;
-    else return bad_value(c, it, "true or false");
-    return 0;
-}
-
 /* "normalization.x" and "refinement.x" are accepted at the top level or under "model.". */
 static const char *canonical(const char *key) {
     if (!strncmp(key, "model.normalization.", 20) || !strncmp(key, "model.refinement.", 17))
@@ -249,48 +227,26 @@ static const char *canonical(const char *key) {
     return key;
 }
 
+/* One item through its table row: a list only where the row takes one (sizes), its values
+ * joined by commas as nq_setting_parse reads them. */
 static int apply(cfg *c, const cfg_item *it, nq_settings *s) {
-    const char *k = canonical(it->key);
-    double x = 0; /* num() sets it only on success; the casts below run either way */
-    int b, rc = 0;
-    if (!strcmp(k, "model.compression.bits_per_weight")) return 0; /* applied first */
-    if (!strcmp(k, "model.compression.subspaces")) { rc = num(c, it, 0, 1, 64, 1, &x); s->d = (int)x; }
-    else if (!strcmp(k, "model.compression.primary_codebook_size")) {
-        rc = num(c, it, 0, 2, 65536, 1, &x);
-        s->K[0] = (int)x;
-    } else if (!strcmp(k, "model.compression.residual_codebook_size")) {
-        int n = it->is_list ? it->nval : 1;
-        if (n > NQ_MAX_STAGES - 1) return bad_value(c, it, "at most 3 residual stages");
-        if (!it->is_list && it->nval == 1 && !strcmp(it->val[0], "0")) n = 0; /* no residual stage */
-        for (int i = 0; i < n && !rc; i++) {
-            cfg_item one = *it;
-            one.is_list = 0;
-            rc = num(c, &one, i, 2, 65536, 1, &x);
-            s->K[i + 1] = (int)x;
-        }
-        s->nstages = n + 1;
-    } else if (!strcmp(k, "model.compression.seed")) { rc = num(c, it, 0, 0, 9007199254740992.0, 1, &x); s->seed = (uint64_t)x; }
-    else if (!strcmp(k, "model.compression.codebook_scope_rows")) { rc = num(c, it, 0, 0, 1e9, 1, &x); s->scope_rows = (int)x; }
-    else if (!strcmp(k, "model.compression.kmeans_iterations")) { rc = num(c, it, 0, 0, 1000, 1, &x); s->kmeans_iters = (int)x; }
-    else if (!strcmp(k, "model.compression.train_vectors")) { rc = num(c, it, 0, 1, 1e9, 1, &x); s->train_vectors = (int)x; }
-    else if (!strcmp(k, "model.compression.quantize_embeddings")) { rc = boolean(c, it, &b); s->quantize_embeddings = b; }
-    else if (!strcmp(k, "model.compression.quantize_lm_head")) { rc = boolean(c, it, &b); s->quantize_lm_head = b; }
-    else if (!strcmp(k, "normalization.outlier_threshold")) { rc = num(c, it, 0, 0, 0.5, 0, &x); s->outlier_fraction = x; }
-    else if (!strcmp(k, "model.compression.beam_width")) { rc = num(c, it, 0, 1, 16, 1, &x); s->beam = (int)x; }
-    else if (!strcmp(k, "model.compression.share_codebooks")) { rc = boolean(c, it, &b); s->share_codebooks = b; }
-    else if (!strcmp(k, "refinement.enabled")) { rc = boolean(c, it, &b); s->refine = b; }
-    else if (!strcmp(k, "refinement.damping")) { rc = num(c, it, 0, 1e-6, 10, 0, &x); s->damp = x; }
-    else if (!strcmp(k, "refinement.calibration_tokens")) { rc = num(c, it, 0, 1, 1e9, 1, &x); s->calib_tokens = (int)x; }
-    else if (!strcmp(k, "refinement.end_to_end_steps")) { rc = num(c, it, 0, 0, 100000, 1, &x); s->e2e_steps = (int)x; }
-    else if (!strcmp(k, "refinement.end_to_end_lambda")) { rc = num(c, it, 0, 0, 1000, 0, &x); s->e2e_lambda = x; }
-    else if (!strcmp(k, "refinement.mixed_precision")) { rc = boolean(c, it, &b); s->mixed = b; }
-    else if (!strcmp(k, "refinement.bits_budget")) { rc = num(c, it, 0, 0, 64, 0, &x); s->bits_budget = x; }
-    else if (!strcmp(k, "output.shard_size_bytes")) { rc = num(c, it, 0, 4096, 4e9, 1, &x); s->shard_max_bytes = (uint32_t)x; }
-    else if (!strcmp(k, "output.zstd_level")) { rc = num(c, it, 0, 0, 22, 1, &x); s->zstd_level = (int)x; }
-    else if (it->line)
-        rc = nq_fail(c->e, NQ_E_ARG, "%s:%d: unknown key '%s'", c->path, it->line, it->key);
-    else rc = nq_fail(c->e, NQ_E_ARG, "%s: unknown key '%s'", c->path, it->key);
-    return rc;
+    const nq_setting *r = nq_settings_find(NQ_VOCAB_CONFIG, canonical(it->key));
+    if (!r) {
+        if (it->line) return nq_fail(c->e, NQ_E_ARG, "%s:%d: unknown key '%s'", c->path, it->line, it->key);
+        return nq_fail(c->e, NQ_E_ARG, "%s: unknown key '%s'", c->path, it->key);
+    }
+    if (r->kind == NQ_SET_PRESET) return 0; /* applied first */
+    char text[CFG_MAX_LIST * 65] = "", want[96];
+    int list_ok = r->kind == NQ_SET_RESIDUAL;
+    if (it->is_list && it->nval == 0 && list_ok) snprintf(text, sizeof text, "0");
+    for (int i = 0; i < it->nval; i++) {
+        if (i) strcat(text, ",");
+        strcat(text, it->val[i]);
+    }
+    int shape_ok = it->is_list ? list_ok : it->nval == 1;
+    if (!shape_ok) nq_setting_parse(s, r, NULL, want, sizeof want); /* only says what it wants */
+    if (!shape_ok || nq_setting_parse(s, r, text, want, sizeof want)) return bad_value(c, it, want);
+    return 0;
 }
 
 static int ends_with(const char *s, const char *suf) {
@@ -298,11 +254,12 @@ static int ends_with(const char *s, const char *suf) {
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-int cli_config_load(const char *path, nq_settings *s, nq_err *e) {
-    size_t len = 0;
-    char *text = cli_slurp(path, &len, e);
-    if (!text) return 1;
+nq_status nq_settings_from_config(nq_settings *s, const char *path, const char *text_in, size_t len, nq_err *e) {
     cfg c = {.path = path, .e = e};
+    char *text = malloc(len + 1);
+    if (!text) return nq_fail(e, NQ_E_NOMEM, "out of memory");
+    memcpy(text, text_in, len);
+    text[len] = 0;
     int rc;
     if (ends_with(path, ".json")) {
         cJSON *root = cJSON_ParseWithLength(text, len);
@@ -315,22 +272,19 @@ int cli_config_load(const char *path, nq_settings *s, nq_err *e) {
     } else {
         rc = nq_fail(e, NQ_E_ARG, "%s: config files end in .yaml, .yml or .json", path);
     }
+    nq_settings t = *s; /* *s changes only on success */
     /* the preset first, so that the other keys override its choices */
     for (int i = 0; !rc && i < c.n; i++)
         if (!strcmp(c.items[i].key, "model.compression.bits_per_weight")) {
             const cfg_item *it = &c.items[i];
             if (it->is_list || it->nval != 1) rc = bad_value(&c, it, "one of 1.5, 2, 3, 4");
-            else if (nq_settings_preset(s, it->val[0], NULL) != NQ_OK) rc = bad_value(&c, it, "one of 1.5, 2, 3, 4");
+            else if (nq_settings_preset(&t, it->val[0], NULL) != NQ_OK) rc = bad_value(&c, it, "one of 1.5, 2, 3, 4");
         }
-    for (int i = 0; !rc && i < c.n; i++) rc = apply(&c, &c.items[i], s);
-    if (!rc) {
-        nq_settings p; /* like the flags: a changed stage layout is no longer the preset */
-        if (nq_settings_preset(&p, s->preset, NULL) != NQ_OK || p.d != s->d || p.nstages != s->nstages ||
-            memcmp(p.K, s->K, sizeof p.K))
-            snprintf(s->preset, sizeof s->preset, "custom");
-    }
-    if (!rc && nq_settings_check(s, e) != NQ_OK) rc = 1;
+    for (int i = 0; !rc && i < c.n; i++) rc = apply(&c, &c.items[i], &t);
+    if (!rc) nq_settings_relabel(&t); /* like the flags: a changed stage layout is no longer the preset */
+    if (!rc && nq_settings_check(&t, e) != NQ_OK) rc = 1;
+    if (!rc) *s = t;
     free(c.items);
     free(text);
-    return rc;
+    return rc ? (e && e->code ? e->code : NQ_E_ARG) : NQ_OK;
 }
