@@ -74,8 +74,9 @@ typedef struct cli_calib {
     size_t nids;
     int ctx;             /* window length */
 } cli_calib;
-/* The same with stage 3 from calibration text (NULL: none) (issue 4): layer-wise, then
- * end to end when s->e2e_steps > 0. */
+/* The same with stage 3 from calibration text (NULL: none): the core driver
+ * (nq_compress_ex) decides what runs (layer-wise, mixed precision, end to end); this prints
+ * its stage-3 messages on stderr. */
 int cli_compress_calib(cli_model *cm, const nq_settings *s, const cli_calib *calib, const char *path, int json,
                        nq_err *e);
 /* Calibration of an opened original model from a text file (cmd_calib.c). */

@@ -1,46 +1,46 @@
-/* cmd_local.c - `novaq local`: compress a local model, tensors encoded on a pool of
- * threads and written in model order, so the bytes do not depend on the thread count. */
+/* cmd_local.c - `novaq local`: compress a local model with the core driver (nq_compress_ex,
+ * which holds the whole policy, stage 3 included), its encodes run on a pool of threads;
+ * this file only supplies the threads, the output file and the messages. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 
-typedef struct pool {
-    const nq_model *m;
-    const nq_settings *s;
-    nq_plan *plan;
-    int n, next, added, window;
-    const cli_calib *calib;       /* with a teacher and e2e steps or mixed precision: hold every encode */
-    int e2e, mixed;
-    nq_distill_report rep;
-    nq_mixed_report mix;
-    int refined;
-    nq_encoded **enc;
-    nq_err *errs;
-    nq_status *st;
-    char *done;
-    int stop;
+/* The CLI's executor for the core driver: a parallel-for over NOVAQ_NUM_THREADS threads (the
+ * calling one among them), each taking the next index under a lock. The driver consumes the
+ * results in index order, so the bytes do not depend on the thread count. */
+typedef struct pf_run {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-} pool;
+    int next, n;
+    nq_task_fn task;
+    void *arg;
+} pf_run;
 
-static void *worker(void *arg) {
-    pool *p = arg;
-    pthread_mutex_lock(&p->mu);
+static void *pf_worker(void *arg) {
+    pf_run *r = arg;
     for (;;) {
-        /* Stay at most `window` tensors ahead of the writer: bounded memory. */
-        while (!p->stop && p->next < p->n && p->next >= p->added + p->window) pthread_cond_wait(&p->cv, &p->mu);
-        if (p->stop || p->next >= p->n) break;
-        int t = p->next++;
-        pthread_mutex_unlock(&p->mu);
-        nq_status st = nq_encode_tensor_plan(p->m, t, p->s, p->plan, &p->enc[t], &p->errs[t]);
-        pthread_mutex_lock(&p->mu);
-        p->st[t] = st;
-        p->done[t] = 1;
-        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_lock(&r->mu);
+        int i = r->next++;
+        pthread_mutex_unlock(&r->mu);
+        if (i >= r->n) break;
+        r->task(r->arg, i);
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
+}
+
+/* Threads that fail to start leave their share to the others (at least the caller). */
+static void threads_parallel_for(void *ctx, int n, nq_task_fn task, void *arg) {
+    int threads = *(const int *)ctx < n ? *(const int *)ctx : n;
+    pf_run r = {.n = n, .task = task, .arg = arg};
+    pthread_t *tid = threads > 1 ? malloc((size_t)(threads - 1) * sizeof *tid) : NULL;
+    int started = 0;
+    pthread_mutex_init(&r.mu, NULL);
+    for (int i = 0; tid && i < threads - 1; i++)
+        if (pthread_create(&tid[started], NULL, pf_worker, &r) == 0) started++;
+    pf_worker(&r);
+    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    pthread_mutex_destroy(&r.mu);
+    free(tid);
 }
 
 static void print_summary(const cli_model *cm, const nq_settings *s, const char *path, uint64_t bytes,
@@ -59,128 +59,54 @@ static void print_summary(const cli_model *cm, const nq_settings *s, const char 
                secs > 0 ? (double)weights / secs : 0);
 }
 
-/* Counting writer: forwards to the file and keeps the byte count for the summary. */
-typedef struct counted { nq_writer inner; uint64_t n; } counted;
-static int counted_write(void *ctx, const void *src, size_t len) {
-    counted *c = ctx;
-    c->n += len;
-    return c->inner.write(c->inner.ctx, src, len);
+/* The driver's hooks: the progress line, and stage 3's messages with their timing. */
+typedef struct hooks_ctx {
+    double start, t0;
+} hooks_ctx;
+
+static int on_progress(void *ctx, int tensor, int ntensors, uint64_t done, uint64_t total) {
+    return cli_progress(&((hooks_ctx *)ctx)->start, tensor, ntensors, done, total);
 }
 
-/* Wait for every encode, then give the extra stages where they pay most (mixed precision) and
- * refine the encodes end to end against the teacher (in place). */
-static nq_status hold_and_refine(pool *p, nq_err *e) {
-    for (int t = 0; t < p->n; t++) {
-        pthread_mutex_lock(&p->mu);
-        while (!p->done[t]) pthread_cond_wait(&p->cv, &p->mu);
-        pthread_mutex_unlock(&p->mu);
-        if (p->st[t]) { *e = p->errs[t]; return p->st[t]; }
-    }
-    double t0 = cli_now();
-    const cli_calib *c = p->calib;
-    nq_status st = NQ_OK;
-    if (p->mixed) {
-        st = nq_mixed_allocate(p->enc, p->m, p->s, p->plan, c->teacher, c->ids, c->nids, c->ctx, &p->mix, e);
-        if (st == NQ_OK)
-            fprintf(stderr, "novaq: stage 3 mixed precision: %d tensors (%lld weights) take all %d stages, %.4f -> %.4f "
-                    "bits/weight (budget %.4f), %.0f%% of the measured error cost, %.1f s\n",
-                    p->mix.tensors, (long long)p->mix.weights, p->s->nstages, p->mix.bits_base, p->mix.bits,
-                    p->s->bits_budget, p->mix.score_total > 0 ? 100 * p->mix.score_picked / p->mix.score_total : 0,
-                    cli_now() - t0);
-        t0 = cli_now();
-    }
-    if (st || !p->e2e) return st;
-    st = nq_distill(p->enc, p->m, p->s, c->teacher, c->ids, c->nids, c->ctx, &p->rep, e);
-    p->refined = st == NQ_OK;
-    if (st == NQ_OK)
+static void on_step(void *ctx, nq_compress_step step, const nq_compress_report *r) {
+    hooks_ctx *h = ctx;
+    const nq_settings *s = &r->settings;
+    if (step == NQ_STEP_E2E_SKIPPED)
+        fprintf(stderr, "novaq: stage 3 end to end skipped: it refines the model-wide codebook set, which "
+                "--no-share-codebooks / --scope-rows turn off\n");
+    else if (step == NQ_STEP_MIXED)
+        fprintf(stderr, "novaq: stage 3 mixed precision: %d tensors (%lld weights) take all %d stages, %.4f -> %.4f "
+                "bits/weight (budget %.4f), %.0f%% of the measured error cost, %.1f s\n",
+                r->mix.tensors, (long long)r->mix.weights, s->nstages, r->mix.bits_base, r->mix.bits,
+                s->bits_budget, r->mix.score_total > 0 ? 100 * r->mix.score_picked / r->mix.score_total : 0,
+                cli_now() - h->t0);
+    else if (step == NQ_STEP_E2E)
         fprintf(stderr, "novaq: stage 3 end to end: %d steps, %lld values, learning rates x%.3f, held-out KL %.5f -> %.5f "
                 "(%s), %.1f s\n",
-                p->rep.steps, (long long)p->rep.params, p->rep.lr_factor, p->rep.kl_before, p->rep.kl_after,
-                p->rep.accepted ? "kept" : "no gain: dropped", cli_now() - t0);
-    return st;
-}
-
-static nq_status run_pool(pool *p, nq_container *c, double *start, int threads, nq_err *e) {
-    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
-    if (!tid) return nq_fail(e, NQ_E_NOMEM, "out of memory");
-    for (int i = 0; i < threads; i++) pthread_create(&tid[i], NULL, worker, p);
-    nq_status st = p->calib ? hold_and_refine(p, e) : NQ_OK;
-    uint64_t total = 0, done = 0;
-    for (int t = 0; t < p->n; t++) total += (uint64_t)nq_model_tensor(p->m, t)->rows * nq_model_tensor(p->m, t)->cols;
-    for (int t = 0; t < p->n && st == NQ_OK; t++) {
-        pthread_mutex_lock(&p->mu);
-        while (!p->done[t]) pthread_cond_wait(&p->cv, &p->mu);
-        pthread_mutex_unlock(&p->mu);
-        if ((st = p->st[t])) { *e = p->errs[t]; break; }
-        st = nq_container_add(c, p->enc[t], e);
-        done += p->enc[t]->weights;
-        nq_encoded_free(p->enc[t]);
-        p->enc[t] = NULL;
-        cli_progress(start, t + 1, p->n, done, total);
-        pthread_mutex_lock(&p->mu);
-        p->added = t + 1;
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-    }
-    pthread_mutex_lock(&p->mu);
-    p->stop = 1;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < threads; i++) pthread_join(tid[i], NULL);
-    for (int t = 0; t < p->n; t++) nq_encoded_free(p->enc[t]);
-    free(tid);
-    return st;
+                r->distill.steps, (long long)r->distill.params, r->distill.lr_factor, r->distill.kl_before,
+                r->distill.kl_after, r->distill.accepted ? "kept" : "no gain: dropped", cli_now() - h->t0);
+    h->t0 = cli_now();
 }
 
 int cli_compress_to(cli_model *cm, const nq_settings *s, const char *path, int json, nq_err *e) {
     return cli_compress_calib(cm, s, NULL, path, json, e);
 }
 
-int cli_compress_calib(cli_model *cm, const nq_settings *given, const cli_calib *calib, const char *path, int json,
+int cli_compress_calib(cli_model *cm, const nq_settings *s, const cli_calib *calib, const char *path, int json,
                        nq_err *e) {
-    const nq_model *m = cm->model;
-    nq_settings eff; /* with calibration, the preset's mixed layout where it has one */
-    int mixed = calib && calib->teacher && given->refine && given->share_codebooks && !given->scope_rows &&
-                nq_settings_mixed(given, &eff);
-    if (!mixed) eff = *given;
-    const nq_settings *s = &eff;
     cli_out out;
-    nq_plan *plan; /* shared codebooks trained once; calibration statistics for stage 3 */
-    double start = cli_now();
+    hooks_ctx hc = {cli_now(), 0};
     if (cli_out_open(&out, path, e)) return 1; /* before the codebook training: a bad path fails at once */
-    if (nq_plan_build(&plan, m, s, calib ? calib->stats : NULL, e)) { cli_out_abort(&out); return 1; }
-    counted cw = {out.w, 0};
-    nq_writer w = {&cw, counted_write};
-    nq_container *c;
-    nq_status st = nq_container_begin(&c, &w, s, nq_model_format(m), cm->src, cm->nsrc, nq_model_metadata_json(m), e);
-    if (st) { cli_out_abort(&out); nq_plan_free(plan); return 1; }
-    int n = nq_model_tensor_count(m), threads = cli_threads();
-    int e2e = calib && calib->teacher && s->refine && s->e2e_steps > 0;
-    if (e2e && (!s->share_codebooks || s->scope_rows)) { /* it refines the model-wide set */
-        fprintf(stderr, "novaq: stage 3 end to end skipped: it refines the model-wide codebook set, which "
-                "--no-share-codebooks / --scope-rows turn off\n");
-        e2e = 0;
-    }
-    pool p = {.m = m, .s = s, .plan = plan, .n = n, .window = e2e || mixed ? n + 1 : 2 * threads,
-              .calib = e2e || mixed ? calib : NULL, .e2e = e2e, .mixed = mixed};
-    p.enc = calloc((size_t)n + 1, sizeof *p.enc);
-    p.errs = calloc((size_t)n + 1, sizeof *p.errs);
-    p.st = calloc((size_t)n + 1, sizeof *p.st);
-    p.done = calloc((size_t)n + 1, 1);
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.cv, NULL);
-    st = p.enc && p.errs && p.st && p.done ? run_pool(&p, c, &start, threads, e) : nq_fail(e, NQ_E_NOMEM, "out of memory");
-    uint64_t weights = 0;
-    for (int t = 0; t < n; t++) weights += (uint64_t)nq_model_tensor(m, t)->rows * nq_model_tensor(m, t)->cols;
-    if (st == NQ_OK) st = nq_container_finish(c, e);
-    else nq_container_abort(c);
-    pthread_mutex_destroy(&p.mu);
-    pthread_cond_destroy(&p.cv);
-    free(p.enc); free(p.errs); free(p.st); free(p.done);
-    nq_plan_free(plan);
+    int threads = cli_threads();
+    nq_executor ex = {threads_parallel_for, &threads, threads};
+    nq_compress_hooks hooks = {on_progress, on_step, &hc};
+    nq_calibration cal = {0};
+    if (calib) cal = (nq_calibration){calib->stats, calib->teacher, calib->ids, calib->nids, calib->ctx};
+    nq_compress_report rep;
+    nq_status st = nq_compress_ex(cm->model, s, calib ? &cal : NULL, cm->src, cm->nsrc, &out.w, &ex, &hooks, &rep, e);
     if (st != NQ_OK) { cli_out_abort(&out); return 1; }
     if (cli_out_commit(&out, e)) return 1;
-    print_summary(cm, s, path, cw.n, weights, cli_now() - start, json);
+    print_summary(cm, &rep.settings, path, rep.bytes, rep.weights, cli_now() - hc.start, json);
     return 0;
 }
 

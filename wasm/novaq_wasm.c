@@ -479,7 +479,8 @@ static int progress_cb(void *ctx, int tensor, int ntensors, uint64_t done, uint6
                          (double)total);
 }
 
-/* The whole pipeline in this instance (nq_compress), output to writer whandle. */
+/* The whole pipeline in this instance (nq_compress: the core driver, serially), output to
+ * writer whandle. */
 EMSCRIPTEN_KEEPALIVE int nqw_compress(nqw_ctx *c, nqw_model *w, const nq_settings *s,
                                       const char *sources_json, int whandle, int phandle) {
     cJSON *arr = cJSON_Parse(sources_json);
@@ -496,6 +497,86 @@ EMSCRIPTEN_KEEPALIVE int nqw_compress(nqw_ctx *c, nqw_model *w, const nq_setting
     }
     cJSON_Delete(arr);
     free(src);
+    return st == NQ_OK ? (int)ok(c) : (int)st;
+}
+
+/* ------------------------------------------------------------------ the job */
+
+/* The core's compression policy as steps (nq_job in novaq.h), for a pool of instances that
+ * cannot block inside a C callback: every instance begins the same job (same model,
+ * settings: the plan is deterministic, so all hold the same one); encoding instances call
+ * nqw_job_encode and pass the serialized encode on; the writing instance starts the output,
+ * accepts each encode (nqw_encoded_deserialize) and writes, keeping at most
+ * nqw_job_ahead(width) tensors in flight; once every tensor is in it runs nqw_job_stage3
+ * (nothing until calibration reaches the browser, issue 21: then every instance must begin
+ * with the same calibration, and nqw_job_holds_all says that nothing is written before it),
+ * writes the rest and finishes. */
+typedef struct nqw_job {
+    nq_job *j;
+    int handle; /* the JS writer, once nqw_job_output ran */
+} nqw_job;
+
+EMSCRIPTEN_KEEPALIVE void nqw_job_free(nqw_job *wj) {
+    if (!wj) return;
+    nq_job_free(wj->j);
+    free(wj);
+}
+
+EMSCRIPTEN_KEEPALIVE nqw_job *nqw_job_begin(nqw_ctx *c, nqw_model *w, const nq_settings *s) {
+    nqw_job *wj = calloc(1, sizeof *wj);
+    if (!wj) return nq_fail(&c->err, NQ_E_NOMEM, "out of memory"), NULL;
+    if (nq_job_begin(&wj->j, w->m, s, NULL, &c->err) != NQ_OK) {
+        free(wj);
+        return NULL;
+    }
+    ok(c);
+    return wj;
+}
+
+EMSCRIPTEN_KEEPALIVE int nqw_job_holds_all(nqw_job *wj) { return nq_job_holds_all(wj->j); }
+EMSCRIPTEN_KEEPALIVE int nqw_job_ahead(nqw_job *wj, int width) { return nq_job_ahead(wj->j, width); }
+
+EMSCRIPTEN_KEEPALIVE nq_encoded *nqw_job_encode(nqw_ctx *c, nqw_job *wj, int t) {
+    nq_encoded *enc = NULL;
+    if (nq_job_encode(wj->j, t, &enc, &c->err) != NQ_OK) return NULL;
+    ok(c);
+    return enc;
+}
+
+/* Start the container on JS writer whandle; sources as for nqw_container_begin. */
+EMSCRIPTEN_KEEPALIVE int nqw_job_output(nqw_ctx *c, nqw_job *wj, int whandle, const char *sources_json) {
+    cJSON *arr = cJSON_Parse(sources_json);
+    int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
+    nq_source_file *src = n > 0 ? calloc((size_t)n, sizeof *src) : NULL;
+    nq_status st;
+    if (n <= 0) st = nq_fail(&c->err, NQ_E_ARG, "sources: expected a non-empty JSON array");
+    else if (!src) st = nq_fail(&c->err, NQ_E_NOMEM, "out of memory");
+    else st = parse_sources(c, arr, src, n);
+    if (st == NQ_OK) {
+        wj->handle = whandle;
+        nq_writer wr = {&wj->handle, sink_write};
+        st = nq_job_output(wj->j, &wr, src, n, &c->err);
+    }
+    cJSON_Delete(arr);
+    free(src);
+    return st == NQ_OK ? (int)ok(c) : (int)st;
+}
+
+/* Hand over tensor t's encode (ownership taken, also on error), then write what is next in
+ * model order: returns the number of tensors written in all, or -1 (error in c). */
+EMSCRIPTEN_KEEPALIVE int nqw_job_accept(nqw_ctx *c, nqw_job *wj, int t, nq_encoded *enc) {
+    int written = 0;
+    if (nq_job_accept(wj->j, t, enc, &c->err) != NQ_OK || nq_job_write(wj->j, &written, &c->err) != NQ_OK)
+        return -1;
+    ok(c);
+    return written;
+}
+
+/* Stage 3 once every tensor is accepted, then the rest of the tensors, the manifest and footer. */
+EMSCRIPTEN_KEEPALIVE int nqw_job_finish(nqw_ctx *c, nqw_job *wj) {
+    nq_status st = nq_job_stage3(wj->j, NULL, NULL, &c->err);
+    if (st == NQ_OK) st = nq_job_write(wj->j, NULL, &c->err);
+    if (st == NQ_OK) st = nq_job_finish(wj->j, &c->err);
     return st == NQ_OK ? (int)ok(c) : (int)st;
 }
 

@@ -355,7 +355,8 @@ void nq_container_abort(nq_container *c);
 typedef int (*nq_progress_fn)(void *ctx, int tensor, int ntensors, uint64_t weights_done,
                               uint64_t weights_total);
 
-/* Whole pipeline on one thread: encode every tensor of m and write the container. */
+/* Whole pipeline on one thread, without calibration: nq_compress_ex (below) with no
+ * calibration, no executor and only a progress callback. */
 nq_status nq_compress(const nq_model *m, const nq_settings *s, const nq_source_file *src,
                       int nsrc, const nq_writer *w, nq_progress_fn progress, void *pctx,
                       nq_err *e);
@@ -565,6 +566,131 @@ typedef struct nq_mixed_report {
 nq_status nq_mixed_allocate(nq_encoded **enc, const nq_model *m, const nq_settings *s, nq_plan *plan,
                             const nq_llama *teacher, const int32_t *tokens, size_t ntok, int ctx,
                             nq_mixed_report *rep, nq_err *e);
+
+/* ------------------------------------- the compression driver (compress/driver.c) */
+
+/* The one compression policy: which settings take effect, when stage 3 runs and in which
+ * order (plan -> encode every tensor -> nq_mixed_allocate -> nq_distill -> container in model
+ * order), and how far encodes may run ahead of the writer when nothing must be held. It comes
+ * in two forms over the same code: nq_job, explicit steps for callers that schedule the
+ * encodes themselves (the page's Web Worker pool, which cannot block inside a C callback),
+ * and nq_compress_ex, those steps driven through a caller-supplied parallel-for. The bytes
+ * never depend on the schedule: each encode is deterministic and encodes are consumed in
+ * model order. */
+
+/* Calibration for stage 3, borrowed for the whole compression (the caller frees it after).
+ * stats: layer-wise statistics (nq_calib_collect), used by the plan and every encode; teacher,
+ * ids/nids, ctx: the original model loaded, the calibration tokens and the window length, for
+ * mixed precision and the end-to-end step (both need the teacher). */
+typedef struct nq_calibration {
+    const nq_calib *stats;
+    const nq_llama *teacher;
+    const int32_t *ids;
+    size_t nids;
+    int ctx;
+} nq_calibration;
+
+/* What a compression did: the effective settings (the preset's mixed layout when mixed
+ * precision ran), the stage-3 figures, the container's size. */
+typedef struct nq_compress_report {
+    nq_settings settings;
+    int mixed;              /* mixed precision runs / ran: mix holds its figures once done */
+    nq_mixed_report mix;
+    int e2e;                /* the end-to-end step runs / ran: distill holds its figures once done */
+    int e2e_skipped;        /* it was asked for (teacher, refine, e2e_steps) but refines the
+                               model-wide set, which share_codebooks 0 / scope_rows turn off */
+    nq_distill_report distill;
+    uint64_t weights;       /* elements of every tensor */
+    uint64_t bytes;         /* container bytes written */
+} nq_compress_report;
+
+/* Points of the compression a caller may want to announce or time, in this order (each at
+ * most once): NQ_STEP_E2E_SKIPPED after the plan is built; NQ_STEP_STAGE3 when every encode
+ * is held and stage 3 starts; NQ_STEP_MIXED and NQ_STEP_E2E when those finished (r holds
+ * their figures). Called on the thread that runs the step. */
+typedef enum nq_compress_step {
+    NQ_STEP_E2E_SKIPPED = 0, NQ_STEP_STAGE3, NQ_STEP_MIXED, NQ_STEP_E2E
+} nq_compress_step;
+typedef void (*nq_step_fn)(void *ctx, nq_compress_step step, const nq_compress_report *r);
+
+/* A compression in explicit steps. Lifetime: m, the calibration and the plan's inputs must
+ * outlive the job. Threads: nq_job_encode may run on any number of threads at once (it only
+ * reads the job); every other call needs the caller to serialize it, and none may overlap an
+ * nq_job_encode except nq_job_accept / nq_job_write (they do not touch what encodes read).
+ * Sequence:
+ *   nq_job_begin           effective settings and the plan (shared codebooks, statistics);
+ *   nq_job_output          start the container (may come any time before the first write);
+ *   for each tensor t (0 .. nq_job_tensor_count - 1), anywhere, in any order, at most
+ *   nq_job_ahead(j, width) not yet written:
+ *     nq_job_encode        (or nq_encode_tensor_plan with nq_job_settings and nq_job_plan, in
+ *                          another instance that began the same job: the plan is deterministic)
+ *     nq_job_accept        hand the encode back (ownership taken)
+ *     nq_job_write         write whatever is next in model order and allowed;
+ *   nq_job_stage3          once every tensor is accepted (a no-op unless nq_job_holds_all);
+ *   nq_job_write, nq_job_finish, nq_job_free (nq_job_free alone aborts at any point).
+ * An encoding instance that never writes needs only begin, encode and free; it must be given
+ * the same settings and calibration statistics (a teacher too if the writer has one, since
+ * the effective settings depend on it). */
+typedef struct nq_job nq_job;
+nq_status nq_job_begin(nq_job **out, const nq_model *m, const nq_settings *s,
+                       const nq_calibration *cal /* NULL: none */, nq_err *e);
+nq_status nq_job_output(nq_job *j, const nq_writer *w, const nq_source_file *src, int nsrc,
+                        nq_err *e);
+int nq_job_tensor_count(const nq_job *j);
+const nq_settings *nq_job_settings(const nq_job *j); /* effective: encode with these */
+const nq_plan *nq_job_plan(const nq_job *j);
+/* 1 when stage 3 runs: no tensor is written before every one is accepted and stage 3 ran. */
+int nq_job_holds_all(const nq_job *j);
+/* How many tensors may be encoded or held and not yet written, for `width` encodes at once:
+ * every tensor when holding all, else 2 * width (memory stays bounded by a few tensors). */
+int nq_job_ahead(const nq_job *j, int width);
+nq_status nq_job_encode(const nq_job *j, int t, nq_encoded **out, nq_err *e);
+/* Hand over tensor t's encode (ownership taken, also on error). NQ_E_ARG if t is out of
+ * range or was accepted already. */
+nq_status nq_job_accept(nq_job *j, int t, nq_encoded *enc, nq_err *e);
+/* Stage 3 when the policy runs it: nq_mixed_allocate, then nq_distill, on the held encodes
+ * (changes them and the plan: no encode may run during or after it). step (may be NULL) is
+ * told NQ_STEP_STAGE3, NQ_STEP_MIXED, NQ_STEP_E2E. NQ_E_ARG if a tensor is missing. */
+nq_status nq_job_stage3(nq_job *j, nq_step_fn step, void *sctx, nq_err *e);
+/* Write the accepted tensors that come next in model order (freeing them); nothing while
+ * stage 3 is pending. *written (may be NULL) gets how many tensors are written in all. */
+nq_status nq_job_write(nq_job *j, int *written, nq_err *e);
+/* After every tensor is written: the manifest and footer. */
+nq_status nq_job_finish(nq_job *j, nq_err *e);
+/* Figures so far (mixed, e2e and e2e_skipped are known from nq_job_begin). */
+const nq_compress_report *nq_job_report(const nq_job *j);
+void nq_job_free(nq_job *j);
+
+/* A caller-supplied parallel-for: run task(arg, i) for every i in [0, n), on any threads, and
+ * return when all are done. Tasks are independent and their results are consumed in index
+ * order afterwards, so the bytes never depend on the executor. width: how many tasks it runs
+ * at once (sizes the batches); NULL executor: every task in the calling thread. */
+typedef void (*nq_task_fn)(void *arg, int i);
+typedef struct nq_executor {
+    void (*parallel_for)(void *ctx, int n, nq_task_fn task, void *arg);
+    void *ctx;
+    int width;
+} nq_executor;
+
+/* Callbacks of nq_compress_ex, all called on the calling thread; any may be NULL.
+ * progress(ctx, t, n, done, total) before tensor t's encode starts (done: weights of the
+ * tensors encoded so far; nonzero cancels: NQ_E_CANCELLED), and (n, n, total, total) once
+ * all are written; step as for nq_job_stage3, plus NQ_STEP_E2E_SKIPPED. */
+typedef struct nq_compress_hooks {
+    nq_progress_fn progress;
+    nq_step_fn step;
+    void *ctx;
+} nq_compress_hooks;
+
+/* The whole compression of m into w: nq_job's steps, the encodes in batches through exec
+ * (2 x width tensors, or one at a time serially), stage 3 when the calibration allows it
+ * (every encode held until then), the container in model order. report (may be NULL) gets
+ * the figures, also on error as far as they got. On any error nothing more is started,
+ * everything held is freed and the output is left incomplete (the caller discards it). */
+nq_status nq_compress_ex(const nq_model *m, const nq_settings *s, const nq_calibration *cal,
+                         const nq_source_file *src, int nsrc, const nq_writer *w,
+                         const nq_executor *exec, const nq_compress_hooks *hooks,
+                         nq_compress_report *report, nq_err *e);
 
 #ifdef __cplusplus
 }
