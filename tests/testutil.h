@@ -3,7 +3,7 @@
 #define NQ_TESTUTIL_H
 #include <stdio.h>
 #include <stdlib.h>
-#include "novaq.h"
+#include "novaq_internal.h" /* tests reach under the driver */
 
 extern int tu_failures;
 #define CHECK(cond) do { if (!(cond)) { tu_failures++; \

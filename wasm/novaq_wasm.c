@@ -18,7 +18,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include <emscripten.h>
-#include "novaq.h"
+#include "novaq_internal.h" /* the worker pool runs plan, encode and container itself */
 #include "kernels/kernels.h"
 #include "kernels/matmul.h"
 

@@ -4,7 +4,7 @@
  * the sum of stage centroids (codes.c), and the deterministic generator (rng.c). */
 #ifndef NQ_LAYOUT_H
 #define NQ_LAYOUT_H
-#include "novaq.h"
+#include "novaq_internal.h"
 
 /* ---- stage 1: distribution normalization (common/norm.c; fitting in compress/stage1_normalize.c)
  * w[i][j] = mean_i + scale_i * (colfac_j * u[i][j])      (f32 arithmetic, this order)

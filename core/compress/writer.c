@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include "novaq.h"
+#include "novaq_internal.h"
 #include "common/format.h"
 #include "common/util.h"
 #include "compress/settings.h"

@@ -57,7 +57,15 @@ nq_status nq_fail(nq_err *e, nq_status code, const char *fmt, ...)
 /* ------------------------------------------------------------- byte I/O */
 
 /* Random-access input. read() fills exactly len bytes at off or returns nonzero.
- * size is the total byte size; name is used in error messages. */
+ * size is the total byte size; name is used in error messages.
+ * Lifetime: whatever opens a reader (nq_safetensors_open, nq_gguf_open, nq_novaq_open)
+ * keeps a copy of the struct and calls read() lazily until nq_model_free: ctx and name must
+ * stay valid until then. Threads: a safetensors or GGUF model may read rows from several
+ * threads at once (the driver's executor encodes tensors in parallel), so read() must allow
+ * concurrent calls with different buffers (pread on a shared descriptor, a memory buffer);
+ * a model opened from a .novaq file keeps a shard cache and must be read from one thread at
+ * a time (see nq_novaq_open). Calls that take a reader without opening a model (nq_validate,
+ * nq_sha256_reader) use it only during the call. */
 typedef struct nq_reader {
     void *ctx;
     uint64_t size;
@@ -193,7 +201,7 @@ typedef struct nq_settings {
     int train_vectors;        /* cap on vectors sampled to train one codebook */
     int zstd_level;
     uint32_t shard_max_bytes; /* each shard (and so each part) at most this many bytes */
-    /* issue 4 (stage 3 and shared codebooks; see the stage-3 section below) */
+    /* stage 3 and the shared codebook set (see the stage-3 section below) */
     int share_codebooks;      /* 1: one codebook set for the whole model (scope_rows 0 only) */
     int refine;               /* stage 3: 1 = output-aware where calibration statistics exist,
                                  weight-space scale refit elsewhere; 0 = stage 1+2 only */
@@ -325,11 +333,6 @@ typedef struct nq_encoded {
     double sse, signal;      /* reconstruction error and signal energy (0 for raw) */
 } nq_encoded;
 
-/* Should tensor t be vector-quantized under s (2-D+ float, not excluded)? */
-int nq_should_quantize(const nq_model *m, int t, const nq_settings *s);
-/* Encode tensor t of m. Deterministic: depends only on the tensor's bytes, name and s. */
-nq_status nq_encode_tensor(const nq_model *m, int t, const nq_settings *s, nq_encoded **out,
-                           nq_err *e);
 void nq_encoded_free(nq_encoded *enc);
 
 /* ---------------------------------------------------------- container I/O */
@@ -339,17 +342,6 @@ typedef struct nq_source_file {
     uint64_t size;
     uint8_t sha256[32];
 } nq_source_file;
-
-typedef struct nq_container nq_container;
-
-/* Start a .novaq stream. Tensors must then be added in model order. */
-nq_status nq_container_begin(nq_container **out, const nq_writer *w, const nq_settings *s,
-                             const char *source_format, const nq_source_file *src, int nsrc,
-                             const char *source_metadata_json, nq_err *e);
-nq_status nq_container_add(nq_container *c, const nq_encoded *enc, nq_err *e);
-/* Close the last shard, write manifest and footer. Frees c whatever the outcome. */
-nq_status nq_container_finish(nq_container *c, nq_err *e);
-void nq_container_abort(nq_container *c);
 
 /* Progress: return nonzero to cancel. */
 typedef int (*nq_progress_fn)(void *ctx, int tensor, int ntensors, uint64_t weights_done,
@@ -383,7 +375,7 @@ typedef void (*nq_problem_fn)(void *ctx, const char *where, const char *what);
 nq_status nq_validate(const nq_reader *r, nq_problem_fn problem, void *pctx, int *nproblems,
                       nq_err *e);
 
-/* ------------------------------------------- tokenizer (tokenizer.c, issue 3) */
+/* ------------------------------------------------ tokenizer (llm/tokenizer.c) */
 
 /* Byte-level BPE from a Hugging Face tokenizer.json: vocab, merges, added tokens, and the
  * GPT-2 or LLaMA-3 pre-tokenizer split regex. Other normalizers, pre-tokenizers or model
@@ -403,7 +395,7 @@ nq_status nq_tokenizer_encode(const nq_tokenizer *t, const char *text, size_t le
 nq_status nq_tokenizer_decode(const nq_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                               char **text, size_t *len, nq_err *e);
 
-/* ------------------------------------------------ GGUF (gguf.c, issue 7) */
+/* --------------------------------------------------------- GGUF (io/gguf.c) */
 
 /* A GGUF v2/v3 file (llama.cpp) as a model; shapes outermost first. For architecture
  * "llama", names and layout are Hugging Face's (token_embd.weight ->
@@ -417,7 +409,7 @@ nq_status nq_gguf_open(nq_model **out, const nq_reader *r, nq_err *e);
  * metadata, so the built-in forward pass can run it. */
 nq_status nq_gguf_hf_config(const nq_model *m, char **json, nq_err *e);
 
-/* ------------------------------------- LLaMA forward pass (llama*.c, issue 3) */
+/* ------------------------------------------- LLaMA forward pass (llm/llama.c) */
 
 /* The decoder-only LLaMA family as Hugging Face's config.json defines it
  * (LlamaForCausalLM, MistralForCausalLM): RMSNorm, rotary embeddings (rotate-half),
@@ -499,7 +491,7 @@ typedef struct nq_eval_sums {
 nq_status nq_llama_eval_window(nq_llama_state *a, nq_llama_state *b, const int32_t *tokens, int ctx,
                                nq_eval_sums *sums, nq_err *e);
 
-/* ------------------------- stage 3 and shared codebooks (calib.c, refine.c, issue 4) */
+/* ------------------------------- stage 3: calibration and its reports (compress/stage3_*) */
 
 /* Calibration statistics: for each linear layer of a LLaMA-family model, the second moment
  * H = sum over calibration tokens of x x^T of its input x (cols x cols, f64), gathered
@@ -512,23 +504,11 @@ nq_status nq_calib_collect(nq_calib **out, const nq_llama *l, const int32_t *tok
                            int ctx, int max_tokens, nq_err *e);
 void nq_calib_free(nq_calib *c);
 int64_t nq_calib_tokens(const nq_calib *c);
-/* H for model tensor t (cols x cols, row-major) and its column count, or NULL. */
-const double *nq_calib_hessian(const nq_calib *c, int t, int64_t *cols);
-
-/* What every tensor encode shares: the model-wide codebook set (when s->share_codebooks)
- * and the calibration statistics (borrowed; may be NULL). Built once, read-only after:
- * any number of threads may encode with one plan. */
+/* What every tensor encode shares: the model-wide codebook set and the calibration
+ * statistics (built by the driver, nq_job_plan; its functions are in novaq_internal.h). */
 typedef struct nq_plan nq_plan;
-nq_status nq_plan_build(nq_plan **out, const nq_model *m, const nq_settings *s,
-                        const nq_calib *calib, nq_err *e);
-void nq_plan_free(nq_plan *p);
-/* nq_encode_tensor with a plan. nq_encode_tensor(m, t, s, ...) equals this with a plan
- * built from (m, s, NULL) for that one call: same bytes, but it trains the shared codebook
- * again on every call, so callers encoding many tensors should build the plan once. */
-nq_status nq_encode_tensor_plan(const nq_model *m, int t, const nq_settings *s,
-                                const nq_plan *p, nq_encoded **out, nq_err *e);
 
-/* Stage 3, end to end (distill.c): after every tensor of m is encoded (enc[t] for each
+/* Stage 3, end to end (compress/stage3_distill.c, nq_distill in novaq_internal.h): after every tensor of m is encoded (enc[t] for each
  * tensor t, in model order), refine the shared codebook set, the row scale codes and the
  * RMSNorm weights against the teacher (the original model, loaded) by s->e2e_steps Adam
  * steps on KL(teacher || student) + s->e2e_lambda * mean (1 - cos) of block outputs, one
@@ -543,15 +523,6 @@ typedef struct nq_distill_report {
     double lr_factor;                 /* e2e_lr * relative weight error: scales the learning rates */
     int accepted;
 } nq_distill_report;
-nq_status nq_distill(nq_encoded **enc, const nq_model *m, const nq_settings *s, const nq_llama *teacher,
-                     const int32_t *tokens, size_t ntok, int ctx, nq_distill_report *rep, nq_err *e);
-/* score[t] (one per model tensor, 0 for all but the refined vq tensors) = mean over the first
- * nwin windows of ctx tokens of g_t . (W_decoded - W_original)_t, g_t the gradient of the
- * end-to-end loss at the model the encodes decode to: about tensor t's share of twice that
- * loss (see core/compress/stage3_mixed.c). */
-nq_status nq_distill_sensitivity(nq_encoded **enc, const nq_model *m, const nq_settings *s, const nq_llama *teacher,
-                                 const int32_t *tokens, size_t ntok, int ctx, int nwin, double *score, nq_err *e);
-
 /* Stage 3, mixed precision (s from nq_settings_mixed: base_stages < nstages): enc[t] are coded
  * with the base stages of plan's set; the tensors whose error costs most per weight (by
  * nq_distill_sensitivity on the first calibration windows) are coded again with every stage
@@ -563,9 +534,6 @@ typedef struct nq_mixed_report {
     double bits_base, bits;           /* bits per quantized weight before and after */
     double score_total, score_picked; /* sum of the scores: all tensors, the ones picked */
 } nq_mixed_report;
-nq_status nq_mixed_allocate(nq_encoded **enc, const nq_model *m, const nq_settings *s, nq_plan *plan,
-                            const nq_llama *teacher, const int32_t *tokens, size_t ntok, int ctx,
-                            nq_mixed_report *rep, nq_err *e);
 
 /* ------------------------------------- the compression driver (compress/driver.c) */
 

@@ -5,7 +5,7 @@
 #ifndef NQ_LLAMA_INTERNAL_H
 #define NQ_LLAMA_INTERNAL_H
 #include "kernels/matmul.h"
-#include "novaq.h"
+#include "novaq_internal.h"
 
 enum { W_Q, W_K, W_V, W_O, W_GATE, W_UP, W_DOWN, W_LINEARS };
 
