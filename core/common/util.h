@@ -15,4 +15,8 @@ uint64_t nq_get_u64(const uint8_t *p);
  * an infinity from 1e999) goes through this before it becomes an integer, because converting
  * an out-of-range double to an integer type is undefined behaviour. */
 int nq_f64_to_i64(double x, int64_t lo, int64_t hi, int64_t *out);
+/* Signal-to-quantization-noise ratio in dB as the manifest records it (numeric.c):
+ * -10 log10(sse / signal), and 999 where there is no error or no signal. One formula so the
+ * per-tensor, refined and whole-model figures are the same digits on every target. */
+double nq_sqnr_db(double sse, double signal);
 #endif

@@ -94,8 +94,7 @@ static nq_status finish_meta(nq_encoded *enc, const nq_tensor_info *ti, const ch
         cJSON *err = cJSON_AddObjectToObject(o, "error");
         cJSON_AddNumberToObject(err, "sse", enc->sse);
         cJSON_AddNumberToObject(err, "signal", enc->signal);
-        double rel = enc->signal > 0 ? enc->sse / enc->signal : 0;
-        cJSON_AddNumberToObject(err, "sqnr_db", rel > 0 ? -10.0 * nq_log10(rel) : 999.0);
+        cJSON_AddNumberToObject(err, "sqnr_db", nq_sqnr_db(enc->sse, enc->signal));
     }
     enc->meta_json = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

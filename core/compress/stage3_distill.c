@@ -26,6 +26,7 @@
 #include "llm/llama_internal.h"
 #include "io/model.h"
 #include "compress/stages.h"
+#include "common/util.h"
 
 #define LN2_16 0.043321698784996581 /* ln(2) / 16: d scale / d code, per unit of scale */
 /* Learning rates per unit of relative weight error. Adam moves a value by about its rate per
@@ -396,9 +397,8 @@ static nq_status update_meta(nq_encoded *enc, const char *key, cJSON *what, nq_e
         enc->weights ? (double)enc->stored_bytes * 8.0 / (double)enc->weights : 0));
     cJSON *err = cJSON_GetObjectItemCaseSensitive(o, "error");
     if (err) {
-        double rel = enc->signal > 0 ? enc->sse / enc->signal : 0;
         cJSON_ReplaceItemInObjectCaseSensitive(err, "sse", cJSON_CreateNumber(enc->sse));
-        cJSON_ReplaceItemInObjectCaseSensitive(err, "sqnr_db", cJSON_CreateNumber(rel > 0 ? -10.0 * nq_log10(rel) : 999.0));
+        cJSON_ReplaceItemInObjectCaseSensitive(err, "sqnr_db", cJSON_CreateNumber(nq_sqnr_db(enc->sse, enc->signal)));
     }
     cJSON *s3 = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "vq"), "stage3");
     cJSON_AddItemToObject(s3 ? s3 : o, key, what);
