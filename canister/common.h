@@ -27,5 +27,4 @@ void nqc_chunk(const nqs_model *model, uint32_t i, nqs_piece *p);
 /* Recompute the certified registry hash and hand it to ic0.certified_data_set. */
 void nqc_certify(void);
 void nqc_registry_hash(uint8_t out[32]);
-void nqc_hex(const uint8_t *b, size_t n, char *out);
 #endif

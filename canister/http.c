@@ -19,6 +19,7 @@
 #include "common.h"
 #include "iface.h"
 #include "ic0.h"
+#include "novaq.h"
 
 #define EXPORT(name) __attribute__((export_name(name), visibility("default")))
 #define HTTP_SLICE 1900000u
@@ -89,7 +90,7 @@ static cJSON *model_json(const nqs_model *model) {
     cJSON_AddNumberToObject(o, "size_bytes", (double)model->size_bytes);
     cJSON_AddNumberToObject(o, "received_bytes", (double)model->received_bytes);
     if (model->has_root) {
-        nqc_hex(model->root, 32, hex);
+        nq_hex(model->root, 32, hex);
         cJSON_AddStringToObject(o, "root_hash", hex);
         cJSON_AddNumberToObject(o, "shard_count", model->shard_count);
         cJSON_AddNumberToObject(o, "tensor_count", model->tensor_count);
@@ -179,7 +180,7 @@ static void resolve(const char *path, size_t n, body *b, cd_arena *a) {
         b->stable_off = model.data_off;
         b->len = model.size_bytes;
         b->type = "application/octet-stream";
-        nqc_hex(model.root, 32, b->sha_hex);
+        nq_hex(model.root, 32, b->sha_hex);
         return;
     }
     uint64_t shard;
@@ -190,7 +191,7 @@ static void resolve(const char *path, size_t n, body *b, cd_arena *a) {
         b->stable_off = model.data_off + p.off;
         b->len = p.size;
         b->type = "application/octet-stream";
-        nqc_hex(p.sha256, 32, b->sha_hex);
+        nq_hex(p.sha256, 32, b->sha_hex);
         return;
     }
     error_body(b, 404, "not found", a);

@@ -83,15 +83,6 @@ void nqc_chunk(const nqs_model *model, uint32_t i, nqs_piece *p) {
     piece_at(model->index_off + ((uint64_t)model->shard_count + i) * NQS_PIECE_SIZE, p);
 }
 
-void nqc_hex(const uint8_t *b, size_t n, char *out) {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
 /* Registry hash: SHA-256 over (u64 LE number | u8 state | root[32]) of every committed
  * model in slot order (candid/novaq.did, CertifiedRegistry). */
 void nqc_registry_hash(uint8_t out[32]) {
@@ -242,7 +233,7 @@ EXPORT("canister_update upload_chunk") void m_upload_chunk(void) {
         nq_sha256(f[UA_DATA].bytes, n, h);
         if (want->n != 32 || memcmp(h, want->bytes, 32) != 0) {
             char got[65];
-            nqc_hex(h, 32, got);
+            nq_hex(h, 32, got);
             msg_reject(&m, "upload_chunk: SHA-256 of bytes [%llu, +%llu) is %s, not the sha256 given (transfer damaged?)",
                        (unsigned long long)off, (unsigned long long)n, got);
             return;
@@ -570,7 +561,7 @@ EXPORT("canister_query get_manifest") void m_get_manifest(void) {
         cd_val *chunks = cd_v_array(ar, model.chunk_count ? model.chunk_count : 1);
         char *checksum = cd_alloc(ar, 65);
         if (!f || !q || !chunks || !checksum) msg_trap("out of memory");
-        nqc_hex(model.root, model.has_root ? 32 : 0, checksum);
+        nq_hex(model.root, model.has_root ? 32 : 0, checksum);
         f[OM_ID] = nqc_id_text(ar, model.number);
         f[OM_VERSION] = cd_v_text("novaq-1");
         /* OHMS knows Pending/Active/Deprecated: uploading and validated models are Pending. */
@@ -608,7 +599,7 @@ EXPORT("canister_query get_manifest") void m_get_manifest(void) {
             cd_val *c = cd_v_array(ar, CI_NFIELDS);
             char *hex = cd_alloc(ar, 65);
             if (!c || !hex) msg_trap("out of memory");
-            nqc_hex(p.sha256, 32, hex);
+            nq_hex(p.sha256, 32, hex);
             c[CI_ID] = nqc_id_text(ar, i);
             c[CI_OFFSET] = cd_v_nat(p.off);
             c[CI_SIZE] = cd_v_nat(p.size);

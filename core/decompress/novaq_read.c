@@ -136,17 +136,6 @@ static const char *str(const cJSON *o, const char *key) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static int parse_hex32(const char *s, uint8_t out[32]) {
-    if (!s || strlen(s) != 64) return 0;
-    for (int i = 0; i < 64; i++) {
-        char c = s[i];
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (v < 0) return 0;
-        if (i & 1) out[i / 2] |= (uint8_t)v; else out[i / 2] = (uint8_t)(v << 4);
-    }
-    return 1;
-}
-
 /* ------------------------------------------------------- header and footer */
 
 static nq_status read_frame(const nq_reader *r, nv_file *f, reporter *rep) {
@@ -233,7 +222,7 @@ static void parse_shards(const cJSON *root, nv_file *f, reporter *rep) {
         else if (sh->size > NQ_MAX_SHARD)
             report(rep, where, "at byte %llu is %llu bytes, more than the reader's limit of %u",
                    (unsigned long long)sh->off, (unsigned long long)sh->size, NQ_MAX_SHARD);
-        if (!parse_hex32(str(s, "sha256"), sh->sha)) report(rep, where, "'sha256' is not 64 lowercase hex digits");
+        if (!nq_hex_parse(str(s, "sha256"), sh->sha, 32)) report(rep, where, "'sha256' is not 64 lowercase hex digits");
         expect = sh->off + sh->size;
     }
     f->nshards = n;
@@ -570,7 +559,7 @@ static void parse_manifest(const char *text, size_t len, nq_model *m, nv_file *f
     if (!fmt || strcmp(fmt, "novaq")) report(rep, "manifest", "'format' must be \"novaq\"");
     if (!num_u64(root, "version", &ver) || ver != NQ_FORMAT_VERSION)
         report(rep, "manifest", "'version' must be %d", NQ_FORMAT_VERSION);
-    if (!parse_hex32(str(root, "root_hash"), f->root)) report(rep, "manifest", "'root_hash' is not 64 hex digits");
+    if (!nq_hex_parse(str(root, "root_hash"), f->root, 32)) report(rep, "manifest", "'root_hash' is not 64 hex digits");
     parse_shards(root, f, rep);
     if (f->shards) parse_sets(root, f, rep);
     if (f->shards) parse_tensors(root, m, f, rep);
