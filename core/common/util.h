@@ -6,8 +6,10 @@
 
 char *nq_strdup(const char *s); /* C11 has no strdup */
 /* Little-endian stores/loads used by every binary layout in the format. */
+void nq_put_u16(uint8_t *p, uint16_t v);
 void nq_put_u32(uint8_t *p, uint32_t v);
 void nq_put_u64(uint8_t *p, uint64_t v);
+uint16_t nq_get_u16(const uint8_t *p);
 uint32_t nq_get_u32(const uint8_t *p);
 uint64_t nq_get_u64(const uint8_t *p);
 /* x as an integer in [lo, hi] (both within +-2^53): 1 with *out = x if x is finite, integral

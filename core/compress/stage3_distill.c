@@ -263,7 +263,7 @@ static nq_status parse_shared(distill *D, const nq_encoded *enc, nq_err *e) {
             free(raw);
             return nq_fail(e, NQ_E_NOMEM, "out of memory");
         }
-        for (size_t i = 0; i < n; i++) D->cb[k].p[i] = nq_f16_to_f32((uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8));
+        nq_convert_to_f32(NQ_DT_F16, raw, n, D->cb[k].p);
         free(raw);
     }
     round_codebooks(D);
@@ -448,18 +448,7 @@ static nq_status patch_norm(distill *D, nview *v, nq_err *e) {
     size_t n = v->a.n, es = v->dtype == NQ_DT_F32 ? 4 : 2;
     uint8_t *raw = malloc(n * es);
     if (!raw) return nq_fail(e, NQ_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        float x = v->w[i];
-        if (es == 4) {
-            uint32_t b;
-            memcpy(&b, &x, 4);
-            for (int k = 0; k < 4; k++) raw[4 * i + k] = (uint8_t)(b >> (8 * k));
-        } else {
-            uint16_t h = v->dtype == NQ_DT_BF16 ? nq_f32_to_bf16(x) : nq_f32_to_f16(x);
-            raw[2 * i] = (uint8_t)h;
-            raw[2 * i + 1] = (uint8_t)(h >> 8);
-        }
-    }
+    nq_convert_from_f32(v->dtype, v->w, n, raw);
     nq_status st = restore(D, enc, &enc->parts[0], raw, n * es, 1, e);
     return st ? st : update_meta(enc, "refined", cJSON_CreateString("end to end against the teacher (stage 3)"), e);
 }
@@ -474,11 +463,7 @@ static nq_status patch_shared(distill *D, nq_err *e) {
             size_t n = D->cb[p->b].n;
             uint8_t *raw = malloc(2 * n);
             if (!raw) return nq_fail(e, NQ_E_NOMEM, "out of memory");
-            for (size_t j = 0; j < n; j++) {
-                uint16_t h = nq_f32_to_f16(D->C[p->b][j]);
-                raw[2 * j] = (uint8_t)h;
-                raw[2 * j + 1] = (uint8_t)(h >> 8);
-            }
+            nq_convert_from_f32(NQ_DT_F16, D->C[p->b], n, raw);
             st = restore(D, D->enc[t], p, raw, 2 * n, 0, e);
         }
     return st;

@@ -700,7 +700,7 @@ static nq_status group_load(const nq_model *m, int t, int64_t group, vq_group *g
         free(g->C[p->b]);
         g->C[p->b] = malloc(n * sizeof(float));
         if (!g->C[p->b]) st = nq_fail(e, NQ_E_NOMEM, "out of memory");
-        for (size_t j = 0; st == NQ_OK && j < n; j++) g->C[p->b][j] = nq_f16_to_f32((uint16_t)(raw[2 * j] | raw[2 * j + 1] << 8));
+        else nq_convert_to_f32(NQ_DT_F16, raw, n, g->C[p->b]);
         free(raw);
     }
     g->group = vt->set >= 0 ? 0 : group;
