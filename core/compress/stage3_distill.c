@@ -190,21 +190,21 @@ static nq_status parse_codes(distill *D, qview *q, const nq_encoded *enc, const 
         const nq_part *p = &enc->parts[i];
         if (p->kind != NQ_PART_CODES) continue;
         int64_t n = p->b - p->a;
-        size_t rowdata = nq_row_data_bytes(q->has_mean, n);
+        nq_codes_layout L = nq_codes_layout_of(q->has_mean, n, code_bytes);
         uint8_t *raw;
         nq_status st = nq_part_load(p, &raw, e);
         if (st) return st;
-        if (p->a < 0 || p->b > q->rows || n < 0 || p->raw_size != rowdata + (size_t)n * code_bytes) {
+        if (p->a < 0 || p->b > q->rows || n < 0 || p->raw_size != L.size) {
             free(raw);
             return nq_fail(e, NQ_E_FORMAT, "tensor '%s': codes part of rows [%lld, %lld) is malformed", name,
                            (long long)p->a, (long long)p->b);
         }
-        const uint8_t *sc = raw + (q->has_mean ? 2 * n : 0);
+        const uint8_t *sc = raw + L.scales;
         for (int64_t k = 0; k < n; k++) {
             int64_t r = p->a + k;
-            q->mean[r] = q->has_mean ? q->nm.g * nq_f16_to_f32((uint16_t)(raw[2 * k] | raw[2 * k + 1] << 8)) : 0.0f;
+            q->mean[r] = q->has_mean ? q->nm.g * nq_f16_to_f32(nq_codes_mean(raw, k)) : 0.0f;
             q->sc.p[r] = (float)sc[k];
-            nq_unpack_row(raw + rowdata + (size_t)k * code_bytes, q->nvec, D->bits, q->S,
+            nq_unpack_row(raw + nq_codes_row_at(&L, k), q->nvec, D->bits, q->S,
                           q->codes + (size_t)r * q->nvec * q->S);
         }
         free(raw);
@@ -420,7 +420,7 @@ static nq_status patch_vq(distill *D, qview *q, nq_err *e) {
         uint8_t *raw;
         if ((st = nq_part_load(p, &raw, e))) break;
         int64_t n = p->b - p->a;
-        uint8_t *sc = raw + (q->has_mean ? 2 * n : 0);
+        uint8_t *sc = raw + nq_codes_layout_of(q->has_mean, n, 0).scales;
         for (int64_t k = 0; k < n; k++) {
             uint8_t c = code_of(q->sc.p[p->a + k]);
             changed += sc[k] != c;

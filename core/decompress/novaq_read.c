@@ -397,7 +397,7 @@ static void check_vq(const cJSON *o, const nq_tensor_info *ti, nv_tensor *vt, co
         } else if (p->kind == NQ_PART_CODES) {
             if (p->a != next_row || p->b <= p->a || p->b > ti->rows ||
                 p->a / vt->scope_rows != (p->b - 1) / vt->scope_rows ||
-                p->raw_size != nq_row_data_bytes(vt->has_mean, p->b - p->a) + (uint64_t)(p->b - p->a) * vt->code_bytes)
+                p->raw_size != nq_codes_layout_of(vt->has_mean, p->b - p->a, vt->code_bytes).size)
                 report(rep, where, "codes part %d (rows %lld..%lld) is out of order, crosses a group or has the wrong size",
                        i, (long long)p->a, (long long)p->b);
             next_row = p->b;
@@ -711,14 +711,14 @@ static nq_status group_load(const nq_model *m, int t, int64_t group, vq_group *g
 static void decode_rows(const nv_tensor *vt, const nq_tensor_info *ti, const nq_norm *nm, const vq_group *g,
                         const nv_part *p, const uint8_t *raw, int64_t r0, int64_t r1, float *dst,
                         uint16_t *codes, float *uhat) {
-    int64_t n = p->b - p->a, nvec = (ti->cols + vt->d - 1) / vt->d;
+    int64_t nvec = (ti->cols + vt->d - 1) / vt->d;
+    nq_codes_layout L = nq_codes_layout_of(vt->has_mean, p->b - p->a, vt->code_bytes);
     const float *const *C = (const float *const *)g->C;
     for (int64_t r = r0; r < r1; r++) {
         int64_t i = r - p->a;
-        float mean = vt->has_mean ? nm->g * nq_f16_to_f32((uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8)) : 0.0f;
-        float scale = nm->scale_tab[raw[(vt->has_mean ? 2 * n : 0) + i]];
-        nq_unpack_row(raw + nq_row_data_bytes(vt->has_mean, n) + (size_t)i * vt->code_bytes, nvec, vt->bits,
-                      vt->nstages, codes);
+        float mean = vt->has_mean ? nm->g * nq_f16_to_f32(nq_codes_mean(raw, i)) : 0.0f;
+        float scale = nm->scale_tab[raw[L.scales + (uint64_t)i]];
+        nq_unpack_row(raw + nq_codes_row_at(&L, i), nvec, vt->bits, vt->nstages, codes);
         for (int64_t v = 0; v < nvec; v++)
             nq_vq_reconstruct(C, codes + v * vt->nstages, vt->nstages, vt->d, uhat + v * vt->d);
         nq_norm_inverse(mean, scale, nm->colfac, &nm->rot, ti->cols, uhat, dst + (r - r0) * ti->cols);
