@@ -212,15 +212,10 @@ static void record_cost(uint64_t bytes, uint64_t *instr) {
 }
 
 EXPORT("canister_update commit") void m_commit(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&cd_t_text};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &cd_t_text);
     static nqs_model model;
     uint32_t slot;
-    if (nqc_load_model(&m, &a[0], &slot, &model)) return;
-    if (!nqc_can_write(&m, &model)) { msg_reject(&m, "commit: only the model's owner or a controller may commit model %llu", (unsigned long long)model.number); return; }
+    if (nqc_load_for_write(&m, &a[0], "commit", "commit", &slot, &model)) return;
     if (model.state != NQS_UPLOADING) {
         msg_reject(&m, "commit: model %llu is already %s", (unsigned long long)model.number, nqc_state_name(model.state));
         return;

@@ -225,11 +225,7 @@ static cd_val header(cd_arena *a, const char *k, const char *v) {
 }
 
 EXPORT("canister_query http_request") void m_http_request(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&t_http_request};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &t_http_request);
     const cd_val *f = a[0].sub;
     cd_arena *ar = &m.arena;
     body b;
@@ -276,11 +272,7 @@ EXPORT("canister_query http_request") void m_http_request(void) {
 }
 
 EXPORT("canister_query http_request_streaming_callback") void m_http_streaming_callback(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&t_token};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &t_token);
     const cd_val *f = a[0].sub;
     cd_arena *ar = &m.arena;
     body b;
