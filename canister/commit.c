@@ -71,17 +71,6 @@ static void coverage_problems(const nqs_model *model, problems *p) {
     }
 }
 
-static int hex32(const char *s, uint8_t out[32]) {
-    if (!s || strlen(s) != 64) return -1;
-    for (int i = 0; i < 64; i++) {
-        int c = s[i], v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (v < 0) return -1;
-        if (i & 1) out[i / 2] |= (uint8_t)v;
-        else out[i / 2] = (uint8_t)(v << 4);
-    }
-    return 0;
-}
-
 static double num(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
@@ -114,7 +103,7 @@ static int build_index(nqs_model *model, const char *manifest, index_t *ix, prob
     cJSON *root = cJSON_Parse(manifest);
     const cJSON *shards = cJSON_GetObjectItemCaseSensitive(root, "shards");
     const cJSON *rh = cJSON_GetObjectItemCaseSensitive(root, "root_hash");
-    if (!root || !cJSON_IsArray(shards) || !cJSON_IsString(rh) || hex32(rh->valuestring, ix->root)) {
+    if (!root || !cJSON_IsArray(shards) || !cJSON_IsString(rh) || !nq_hex_parse(rh->valuestring, ix->root, 32)) {
         cJSON_Delete(root);
         add_problem(p, "manifest", "no shard list or root_hash after validation (core/canister mismatch)");
         return -1;
@@ -136,7 +125,7 @@ static int build_index(nqs_model *model, const char *manifest, index_t *ix, prob
         sp->off = (uint64_t)num(s, "offset");
         sp->size = (uint64_t)num(s, "size");
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(s, "sha256");
-        if (hex32(cJSON_IsString(h) ? h->valuestring : NULL, sp->sha256)) msg_trap("shard %u: bad sha256", i);
+        if (!nq_hex_parse(cJSON_IsString(h) ? h->valuestring : NULL, sp->sha256, 32)) msg_trap("shard %u: bad sha256", i);
     }
     uint32_t c = 0;
     ix->chunks[c] = (nqs_piece){.off = 0, .size = NQ_HEADER_SIZE};
@@ -223,15 +212,10 @@ static void record_cost(uint64_t bytes, uint64_t *instr) {
 }
 
 EXPORT("canister_update commit") void m_commit(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&cd_t_text};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &cd_t_text);
     static nqs_model model;
     uint32_t slot;
-    if (nqc_load_model(&m, &a[0], &slot, &model)) return;
-    if (!nqc_can_write(&m, &model)) { msg_reject(&m, "commit: only the model's owner or a controller may commit model %llu", (unsigned long long)model.number); return; }
+    if (nqc_load_for_write(&m, &a[0], "commit", "commit", &slot, &model)) return;
     if (model.state != NQS_UPLOADING) {
         msg_reject(&m, "commit: model %llu is already %s", (unsigned long long)model.number, nqc_state_name(model.state));
         return;
@@ -261,8 +245,8 @@ EXPORT("canister_update commit") void m_commit(void) {
             model.tensor_count = (uint32_t)nq_model_tensor_count(nm);
             if (model.has_expected_root && memcmp(model.expected_root, ix.root, 32)) {
                 char want[65], got[65];
-                nqc_hex(model.expected_root, 32, want);
-                nqc_hex(ix.root, 32, got);
+                nq_hex(model.expected_root, 32, want);
+                nq_hex(ix.root, 32, got);
                 char what[200];
                 snprintf(what, sizeof what, "root_hash %s differs from the expected %s given to create_model", got, want);
                 add_problem(&p, "manifest", what);

@@ -14,11 +14,15 @@
 int nqc_parse_id(const uint8_t *s, size_t n, uint64_t *number);
 /* Parse a chunk or shard index: "0" or a ModelId-style number. 0 on success. */
 int nqc_parse_index(const uint8_t *s, size_t n, uint64_t *index);
-/* Load the model named by id text; rejects (and returns -1) when unknown. */
-int nqc_load_model(msg *m, const cd_val *id, uint32_t *slot, nqs_model *model);
+/* Find the model named by id text: 1 when it exists (slot and model filled), else 0. */
+int nqc_find_model(const cd_val *id, uint32_t *slot, nqs_model *model);
+/* The start of every method that changes a model: load the model named by id for `method`,
+ * rejecting (and returning -1) when it is unknown or when the caller is neither its owner
+ * nor a controller ("<method>: only the model's owner or a controller may <verb> model N"). */
+int nqc_load_for_write(msg *m, const cd_val *id, const char *method, const char *verb, uint32_t *slot,
+                       nqs_model *model);
 /* Model id text of a number, in the message arena. */
 cd_val nqc_id_text(cd_arena *a, uint64_t number);
-int nqc_can_write(const msg *m, const nqs_model *model);
 int nqc_committed(const nqs_model *model);
 const char *nqc_state_name(uint32_t state);
 /* Row i of the model's shard table (0..shard_count) or chunk table. */
@@ -27,5 +31,4 @@ void nqc_chunk(const nqs_model *model, uint32_t i, nqs_piece *p);
 /* Recompute the certified registry hash and hand it to ic0.certified_data_set. */
 void nqc_certify(void);
 void nqc_registry_hash(uint8_t out[32]);
-void nqc_hex(const uint8_t *b, size_t n, char *out);
 #endif

@@ -19,6 +19,7 @@
 #include "common.h"
 #include "iface.h"
 #include "ic0.h"
+#include "novaq.h"
 
 #define EXPORT(name) __attribute__((export_name(name), visibility("default")))
 #define HTTP_SLICE 1900000u
@@ -89,7 +90,7 @@ static cJSON *model_json(const nqs_model *model) {
     cJSON_AddNumberToObject(o, "size_bytes", (double)model->size_bytes);
     cJSON_AddNumberToObject(o, "received_bytes", (double)model->received_bytes);
     if (model->has_root) {
-        nqc_hex(model->root, 32, hex);
+        nq_hex(model->root, 32, hex);
         cJSON_AddStringToObject(o, "root_hash", hex);
         cJSON_AddNumberToObject(o, "shard_count", model->shard_count);
         cJSON_AddNumberToObject(o, "tensor_count", model->tensor_count);
@@ -179,7 +180,7 @@ static void resolve(const char *path, size_t n, body *b, cd_arena *a) {
         b->stable_off = model.data_off;
         b->len = model.size_bytes;
         b->type = "application/octet-stream";
-        nqc_hex(model.root, 32, b->sha_hex);
+        nq_hex(model.root, 32, b->sha_hex);
         return;
     }
     uint64_t shard;
@@ -190,7 +191,7 @@ static void resolve(const char *path, size_t n, body *b, cd_arena *a) {
         b->stable_off = model.data_off + p.off;
         b->len = p.size;
         b->type = "application/octet-stream";
-        nqc_hex(p.sha256, 32, b->sha_hex);
+        nq_hex(p.sha256, 32, b->sha_hex);
         return;
     }
     error_body(b, 404, "not found", a);
@@ -224,11 +225,7 @@ static cd_val header(cd_arena *a, const char *k, const char *v) {
 }
 
 EXPORT("canister_query http_request") void m_http_request(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&t_http_request};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &t_http_request);
     const cd_val *f = a[0].sub;
     cd_arena *ar = &m.arena;
     body b;
@@ -275,11 +272,7 @@ EXPORT("canister_query http_request") void m_http_request(void) {
 }
 
 EXPORT("canister_query http_request_streaming_callback") void m_http_streaming_callback(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&t_token};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &t_token);
     const cd_val *f = a[0].sub;
     cd_arena *ar = &m.arena;
     body b;

@@ -35,13 +35,9 @@ int nqc_parse_index(const uint8_t *s, size_t n, uint64_t *index) {
     return nqc_parse_id(s, n, index);
 }
 
-int nqc_load_model(msg *m, const cd_val *id, uint32_t *slot, nqs_model *model) {
+int nqc_find_model(const cd_val *id, uint32_t *slot, nqs_model *model) {
     uint64_t number;
-    if (nqc_parse_id(id->bytes, id->n, &number) || !nqs_model_find(number, slot, model)) {
-        msg_reject(m, "unknown model id '%.*s'", (int)(id->n > 40 ? 40 : id->n), (const char *)id->bytes);
-        return -1;
-    }
-    return 0;
+    return !nqc_parse_id(id->bytes, id->n, &number) && nqs_model_find(number, slot, model);
 }
 
 cd_val nqc_id_text(cd_arena *a, uint64_t number) {
@@ -55,9 +51,23 @@ static int same_principal(const uint8_t *a, size_t an, const uint8_t *b, size_t 
     return an == bn && memcmp(a, b, an) == 0;
 }
 
-int nqc_can_write(const msg *m, const nqs_model *model) {
+static int can_write(const msg *m, const nqs_model *model) {
     return same_principal(m->caller, m->caller_len, model->owner, model->owner_len) ||
            msg_caller_is_controller(m);
+}
+
+int nqc_load_for_write(msg *m, const cd_val *id, const char *method, const char *verb, uint32_t *slot,
+                       nqs_model *model) {
+    if (!nqc_find_model(id, slot, model)) {
+        msg_reject(m, "unknown model id '%.*s'", (int)(id->n > 40 ? 40 : id->n), (const char *)id->bytes);
+        return -1;
+    }
+    if (!can_write(m, model)) {
+        msg_reject(m, "%s: only the model's owner or a controller may %s model %llu", method, verb,
+                   (unsigned long long)model->number);
+        return -1;
+    }
+    return 0;
 }
 
 int nqc_committed(const nqs_model *model) { return model->state != NQS_UPLOADING; }
@@ -81,15 +91,6 @@ void nqc_shard(const nqs_model *model, uint32_t i, nqs_piece *p) {
 
 void nqc_chunk(const nqs_model *model, uint32_t i, nqs_piece *p) {
     piece_at(model->index_off + ((uint64_t)model->shard_count + i) * NQS_PIECE_SIZE, p);
-}
-
-void nqc_hex(const uint8_t *b, size_t n, char *out) {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = 0;
 }
 
 /* Registry hash: SHA-256 over (u64 LE number | u8 state | root[32]) of every committed
@@ -143,11 +144,7 @@ EXPORT("canister_post_upgrade") void canister_post_upgrade(void) {
 /* ----------------------------------------------------------------- writes */
 
 EXPORT("canister_update create_model") void m_create_model(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&t_create_args};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &t_create_args);
     const cd_val *f = a[0].sub;
     if (msg_caller_is_anonymous(&m)) { msg_reject(&m, "create_model: the anonymous principal cannot own models"); return; }
     if (f[CA_NAME].n == 0 || f[CA_NAME].n > NQS_MAX_NAME) {
@@ -211,16 +208,11 @@ EXPORT("canister_update create_model") void m_create_model(void) {
 }
 
 EXPORT("canister_update upload_chunk") void m_upload_chunk(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&t_upload_args};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &t_upload_args);
     const cd_val *f = a[0].sub;
     static nqs_model model;
     uint32_t slot;
-    if (nqc_load_model(&m, &f[UA_ID], &slot, &model)) return;
-    if (!nqc_can_write(&m, &model)) { msg_reject(&m, "upload_chunk: only the model's owner or a controller may upload to model %llu", (unsigned long long)model.number); return; }
+    if (nqc_load_for_write(&m, &f[UA_ID], "upload_chunk", "upload to", &slot, &model)) return;
     if (model.state != NQS_UPLOADING) {
         msg_reject(&m, "upload_chunk: model %llu is %s; uploads are closed", (unsigned long long)model.number,
                    nqc_state_name(model.state));
@@ -242,7 +234,7 @@ EXPORT("canister_update upload_chunk") void m_upload_chunk(void) {
         nq_sha256(f[UA_DATA].bytes, n, h);
         if (want->n != 32 || memcmp(h, want->bytes, 32) != 0) {
             char got[65];
-            nqc_hex(h, 32, got);
+            nq_hex(h, 32, got);
             msg_reject(&m, "upload_chunk: SHA-256 of bytes [%llu, +%llu) is %s, not the sha256 given (transfer damaged?)",
                        (unsigned long long)off, (unsigned long long)n, got);
             return;
@@ -275,15 +267,10 @@ EXPORT("canister_update upload_chunk") void m_upload_chunk(void) {
 
 /* activate / deprecate: one state transition, owner or controller. */
 static void transition(const char *name, uint32_t from, uint32_t to) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&cd_t_text};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &cd_t_text);
     static nqs_model model;
     uint32_t slot;
-    if (nqc_load_model(&m, &a[0], &slot, &model)) return;
-    if (!nqc_can_write(&m, &model)) { msg_reject(&m, "%s: only the model's owner or a controller may change model %llu", name, (unsigned long long)model.number); return; }
+    if (nqc_load_for_write(&m, &a[0], name, "change", &slot, &model)) return;
     if (model.state != from) {
         msg_reject(&m, "%s: model %llu is %s, must be %s", name, (unsigned long long)model.number,
                    nqc_state_name(model.state), nqc_state_name(from));
@@ -300,15 +287,10 @@ EXPORT("canister_update activate") void m_activate(void) { transition("activate"
 EXPORT("canister_update deprecate") void m_deprecate(void) { transition("deprecate", NQS_ACTIVE, NQS_DEPRECATED); }
 
 EXPORT("canister_update delete_model") void m_delete_model(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&cd_t_text};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &cd_t_text);
     static nqs_model model;
     uint32_t slot;
-    if (nqc_load_model(&m, &a[0], &slot, &model)) return;
-    if (!nqc_can_write(&m, &model)) { msg_reject(&m, "delete_model: only the model's owner or a controller may delete model %llu", (unsigned long long)model.number); return; }
+    if (nqc_load_for_write(&m, &a[0], "delete_model", "delete", &slot, &model)) return;
     nqs_super s;
     nqs_super_load(&s);
     nqs_quota q;
@@ -328,11 +310,7 @@ EXPORT("canister_update delete_model") void m_delete_model(void) {
 }
 
 EXPORT("canister_update set_quota") void m_set_quota(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&cd_t_principal, &cd_t_nat64};
-    cd_val a[2];
-    if (msg_args(&m, t, 2, a)) return;
+    MSG_OPEN(m, a, 2, &cd_t_principal, &cd_t_nat64);
     if (!msg_caller_is_controller(&m)) { msg_reject(&m, "set_quota: only controllers may set quotas"); return; }
     nqs_super s;
     nqs_super_load(&s);
@@ -346,11 +324,7 @@ EXPORT("canister_update set_quota") void m_set_quota(void) {
 }
 
 EXPORT("canister_update set_default_quota") void m_set_default_quota(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&cd_t_nat64};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &cd_t_nat64);
     if (!msg_caller_is_controller(&m)) { msg_reject(&m, "set_default_quota: only controllers may set quotas"); return; }
     nqs_super s;
     nqs_super_load(&s);
@@ -403,11 +377,7 @@ static cd_val model_info(cd_arena *a, const nqs_model *model) {
 #define LIST_MAX 500u
 
 EXPORT("canister_query list_models") void m_list_models(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&t_opt_list_args};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &t_opt_list_args);
     uint64_t after = 0, limit = LIST_DEFAULT;
     if (a[0].sub) {
         const cd_val *f = a[0].sub->sub;
@@ -445,32 +415,22 @@ EXPORT("canister_query list_models") void m_list_models(void) {
 }
 
 EXPORT("canister_query get_model") void m_get_model(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&cd_t_text};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &cd_t_text);
     static nqs_model model;
     uint32_t slot;
-    uint64_t number;
     cd_val v = cd_v_none();
-    if (!nqc_parse_id(a[0].bytes, a[0].n, &number) && nqs_model_find(number, &slot, &model))
+    if (nqc_find_model(&a[0], &slot, &model))
         v = cd_v_some(&m.arena, model_info(&m.arena, &model));
     const cd_type *rt[] = {&t_opt_model_info};
     msg_reply_values(&m, rt, &v, 1);
 }
 
 EXPORT("canister_query get_manifest_json") void m_get_manifest_json(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&cd_t_text};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &cd_t_text);
     static nqs_model model;
     uint32_t slot;
-    uint64_t number;
     cd_val v = cd_v_none();
-    if (!nqc_parse_id(a[0].bytes, a[0].n, &number) && nqs_model_find(number, &slot, &model) &&
+    if (nqc_find_model(&a[0], &slot, &model) &&
         nqc_committed(&model)) {
         if (model.manifest_size > NQC_MAX_REPLY_SLICE) {
             msg_reject(&m, "get_manifest_json: manifest of %llu bytes exceeds a reply; GET /models/%llu/manifest.json streams it",
@@ -495,17 +455,12 @@ static cd_val file_slice(cd_arena *a, const nqs_model *model, uint64_t off, uint
 }
 
 EXPORT("canister_query get_shard") void m_get_shard(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&t_shard_args};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &t_shard_args);
     const cd_val *f = a[0].sub;
     static nqs_model model;
     uint32_t slot;
-    uint64_t number;
     cd_val v = cd_v_none();
-    if (!nqc_parse_id(f[SA_ID].bytes, f[SA_ID].n, &number) && nqs_model_find(number, &slot, &model) &&
+    if (nqc_find_model(&f[SA_ID], &slot, &model) &&
         nqc_committed(&model) && f[SA_SHARD].u < model.shard_count) {
         nqs_piece p;
         nqc_shard(&model, (uint32_t)f[SA_SHARD].u, &p);
@@ -533,16 +488,12 @@ EXPORT("canister_query get_shard") void m_get_shard(void) {
 }
 
 EXPORT("canister_query get_chunk") void m_get_chunk(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&cd_t_text, &cd_t_text};
-    cd_val a[2];
-    if (msg_args(&m, t, 2, a)) return;
+    MSG_OPEN(m, a, 2, &cd_t_text, &cd_t_text);
     static nqs_model model;
     uint32_t slot;
-    uint64_t number, chunk;
+    uint64_t chunk;
     cd_val v = cd_v_none();
-    if (!nqc_parse_index(a[1].bytes, a[1].n, &chunk) && !nqc_parse_id(a[0].bytes, a[0].n, &number) && nqs_model_find(number, &slot, &model) &&
+    if (!nqc_parse_index(a[1].bytes, a[1].n, &chunk) && nqc_find_model(&a[0], &slot, &model) &&
         nqc_committed(&model) && chunk < model.chunk_count) {
         nqs_piece p;
         nqc_chunk(&model, (uint32_t)chunk, &p);
@@ -555,22 +506,17 @@ EXPORT("canister_query get_chunk") void m_get_chunk(void) {
 static float to_f32(double d) { return (float)d; }
 
 EXPORT("canister_query get_manifest") void m_get_manifest(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&cd_t_text};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &cd_t_text);
     static nqs_model model;
     uint32_t slot;
-    uint64_t number;
     cd_val v = cd_v_none();
-    if (!nqc_parse_id(a[0].bytes, a[0].n, &number) && nqs_model_find(number, &slot, &model)) {
+    if (nqc_find_model(&a[0], &slot, &model)) {
         cd_arena *ar = &m.arena;
         cd_val *f = cd_v_array(ar, OM_NFIELDS), *q = cd_v_array(ar, QM_NFIELDS);
         cd_val *chunks = cd_v_array(ar, model.chunk_count ? model.chunk_count : 1);
         char *checksum = cd_alloc(ar, 65);
         if (!f || !q || !chunks || !checksum) msg_trap("out of memory");
-        nqc_hex(model.root, model.has_root ? 32 : 0, checksum);
+        nq_hex(model.root, model.has_root ? 32 : 0, checksum);
         f[OM_ID] = nqc_id_text(ar, model.number);
         f[OM_VERSION] = cd_v_text("novaq-1");
         /* OHMS knows Pending/Active/Deprecated: uploading and validated models are Pending. */
@@ -608,7 +554,7 @@ EXPORT("canister_query get_manifest") void m_get_manifest(void) {
             cd_val *c = cd_v_array(ar, CI_NFIELDS);
             char *hex = cd_alloc(ar, 65);
             if (!c || !hex) msg_trap("out of memory");
-            nqc_hex(p.sha256, 32, hex);
+            nq_hex(p.sha256, 32, hex);
             c[CI_ID] = nqc_id_text(ar, i);
             c[CI_OFFSET] = cd_v_nat(p.off);
             c[CI_SIZE] = cd_v_nat(p.size);
@@ -623,11 +569,7 @@ EXPORT("canister_query get_manifest") void m_get_manifest(void) {
 }
 
 EXPORT("canister_query get_quota") void m_get_quota(void) {
-    msg m;
-    msg_begin(&m);
-    const cd_type *t[] = {&t_opt_principal};
-    cd_val a[1];
-    if (msg_args(&m, t, 1, a)) return;
+    MSG_OPEN(m, a, 1, &t_opt_principal);
     const uint8_t *p = a[0].sub ? a[0].sub->bytes : m.caller;
     size_t n = a[0].sub ? a[0].sub->n : m.caller_len;
     nqs_super s;
@@ -646,8 +588,7 @@ EXPORT("canister_query get_quota") void m_get_quota(void) {
 
 EXPORT("canister_query stats") void m_stats(void) {
     msg m;
-    msg_begin(&m);
-    if (msg_args(&m, NULL, 0, NULL)) return;
+    if (msg_open(&m, NULL, 0, NULL)) return;
     nqs_super s;
     nqs_super_load(&s);
     uint32_t count = 0;
@@ -670,8 +611,7 @@ EXPORT("canister_query stats") void m_stats(void) {
 
 EXPORT("canister_query certified_registry") void m_certified_registry(void) {
     msg m;
-    msg_begin(&m);
-    if (msg_args(&m, NULL, 0, NULL)) return;
+    if (msg_open(&m, NULL, 0, NULL)) return;
     cd_arena *ar = &m.arena;
     nqs_super s;
     nqs_super_load(&s);

@@ -8,7 +8,7 @@
 
 #include "ic0.h"
 
-void msg_begin(msg *m) {
+static void msg_begin(msg *m) {
     memset(m, 0, sizeof *m);
     m->arena.limit = 64u << 20;
     m->caller_len = ic0_msg_caller_size();
@@ -22,7 +22,8 @@ static void msg_end(msg *m) {
     cd_arena_free(&m->arena);
 }
 
-int msg_args(msg *m, const cd_type *const *types, int n, cd_val *out) {
+/* Decode the arguments; on malformed Candid, rejects and returns -1. */
+static int msg_args(msg *m, const cd_type *const *types, int n, cd_val *out) {
     m->arg_len = ic0_msg_arg_data_size();
     m->arg = malloc(m->arg_len ? m->arg_len : 1);
     if (!m->arg) msg_trap("out of memory for a %zu-byte argument", m->arg_len);
@@ -33,6 +34,11 @@ int msg_args(msg *m, const cd_type *const *types, int n, cd_val *out) {
         return -1;
     }
     return 0;
+}
+
+int msg_open(msg *m, const cd_type *const *types, int n, cd_val *out) {
+    msg_begin(m);
+    return msg_args(m, types, n, out);
 }
 
 void msg_reply_values(msg *m, const cd_type *const *types, const cd_val *vals, int n) {

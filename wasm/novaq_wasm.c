@@ -408,12 +408,8 @@ static nq_status parse_sources(nqw_ctx *c, const cJSON *arr, nq_source_file *src
             return nq_fail(&c->err, NQ_E_ARG, "sources[%d]: needs name, size, sha256 (hex)", i);
         src[i].name = name->valuestring;
         src[i].size = (uint64_t)size->valuedouble;
-        for (int b = 0; b < 32; b++) {
-            unsigned v;
-            if (sscanf(hex->valuestring + 2 * b, "%2x", &v) != 1)
-                return nq_fail(&c->err, NQ_E_ARG, "sources[%d]: sha256 is not hex", i);
-            src[i].sha256[b] = (uint8_t)v;
-        }
+        if (!nq_hex_parse(hex->valuestring, src[i].sha256, 32))
+            return nq_fail(&c->err, NQ_E_ARG, "sources[%d]: sha256 is not hex", i);
     }
     return NQ_OK;
 }

@@ -1,12 +1,27 @@
-/* codes.c - packing of stage codes into byte-aligned rows (layout in quant.h). */
+/* codes.c - the CODES part: where its fields lie and the packing of stage codes into
+ * byte-aligned rows (layout in layout.h). */
 #include <string.h>
 #include "common/layout.h"
+#include "common/util.h"
 
 size_t nq_codes_row_bytes(int64_t nvec, const int *bits, int nstages) {
     uint64_t per = 0;
     for (int s = 0; s < nstages; s++) per += (uint64_t)bits[s];
     return (size_t)((per * (uint64_t)nvec + 7) / 8);
 }
+
+nq_codes_layout nq_codes_layout_of(int has_mean, int64_t n, size_t code_bytes) {
+    nq_codes_layout L;
+    L.scales = has_mean ? 2 * (uint64_t)n : 0;
+    L.rows = L.scales + (uint64_t)n;
+    L.size = L.rows + (uint64_t)n * code_bytes;
+    L.code_bytes = code_bytes;
+    return L;
+}
+
+uint16_t nq_codes_mean(const uint8_t *part, int64_t i) { return nq_get_u16(part + 2 * i); }
+
+void nq_codes_set_mean(uint8_t *part, int64_t i, uint16_t mean_h) { nq_put_u16(part + 2 * i, mean_h); }
 
 void nq_pack_row(const uint16_t *codes, int64_t nvec, const int *bits, int nstages, uint8_t *out) {
     memset(out, 0, nq_codes_row_bytes(nvec, bits, nstages));

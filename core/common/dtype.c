@@ -1,6 +1,7 @@
 /* dtype.c - element types: names as safetensors spells them, sizes, conversion to f32. */
 #include <string.h>
 #include "common/dtype.h"
+#include "common/util.h"
 
 static const struct { const char *name; size_t size; } dtypes[NQ_DT_COUNT] = {
     [NQ_DT_F32] = {"F32", 4},      [NQ_DT_F16] = {"F16", 2},   [NQ_DT_BF16] = {"BF16", 2},
@@ -32,18 +33,46 @@ void nq_convert_to_f32(nq_dtype dt, const void *src, size_t n, float *dst) {
     switch (dt) {
     case NQ_DT_F32:
         for (size_t i = 0; i < n; i++) {
-            uint32_t u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-                         (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
+            uint32_t u = nq_get_u32(p + 4 * i);
             memcpy(&dst[i], &u, 4);
         }
         break;
     case NQ_DT_F16:
-        for (size_t i = 0; i < n; i++) dst[i] = nq_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+        for (size_t i = 0; i < n; i++) dst[i] = nq_f16_to_f32(nq_get_u16(p + 2 * i));
         break;
     case NQ_DT_BF16:
-        for (size_t i = 0; i < n; i++) dst[i] = nq_bf16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+        for (size_t i = 0; i < n; i++) dst[i] = nq_bf16_to_f32(nq_get_u16(p + 2 * i));
         break;
     default:
         for (size_t i = 0; i < n; i++) dst[i] = 0; /* callers check nq_dtype_is_float first */
+    }
+}
+
+void nq_convert_from_f32(nq_dtype dt, const float *src, size_t n, void *dst) {
+    uint8_t *p = dst;
+    switch (dt) {
+    case NQ_DT_F32:
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, &src[i], 4);
+            nq_put_u32(p + 4 * i, u);
+        }
+        break;
+    case NQ_DT_F16:
+        for (size_t i = 0; i < n; i++) nq_put_u16(p + 2 * i, nq_f32_to_f16(src[i]));
+        break;
+    case NQ_DT_BF16:
+        for (size_t i = 0; i < n; i++) nq_put_u16(p + 2 * i, nq_f32_to_bf16(src[i]));
+        break;
+    default:
+        break;
+    }
+}
+
+void nq_f16_round(float *x, size_t n, uint8_t *raw) {
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h = nq_f32_to_f16(x[i]);
+        if (raw) nq_put_u16(raw + 2 * i, h);
+        x[i] = nq_f16_to_f32(h);
     }
 }

@@ -64,14 +64,27 @@ void nq_norm_part_write(const nq_norm *nm, uint8_t *out);
 /* Parse a NORM part; fills g, scale_tab, nout, out_col, out_fac_h and colfac (cols entries). */
 nq_status nq_norm_part_read(const uint8_t *p, size_t n, int64_t cols, nq_norm *nm, const char *where,
                             nq_err *e);
-/* Bytes of per-row data in a CODES part of n rows: [f16 mean'[n]] | u8 scale code[n]. */
-static inline size_t nq_row_data_bytes(int has_mean, int64_t n) { return (size_t)n * (has_mean ? 3 : 1); }
-
 /* ---- codes layout (common/codes.c)
  * A CODES part for rows [a, b): [f16 mean'[n]] | u8 scale code[n] | n rows of packed codes.
  * Each row is ceil(nvec * sum(log2 K_s) / 8) bytes, starts byte-aligned, and holds for
  * each vector in order its stage codes s = 0..S-1, each log2 K_s bits, LSB first. */
 size_t nq_codes_row_bytes(int64_t nvec, const int *bits, int nstages);
+/* Where the fields of a CODES part of n rows lie; the encoder, the end-to-end step and the
+ * reader all address a part through this. Offsets and size are 64-bit so that a part's
+ * declared size can be checked before it is loaded, on 32-bit targets too. */
+typedef struct nq_codes_layout {
+    uint64_t scales;     /* u8 scale code[n]: after the means when the tensor has them */
+    uint64_t rows;       /* row 0's packed codes; row i at rows + i * code_bytes */
+    uint64_t size;       /* the whole part */
+    size_t code_bytes;   /* one row's packed codes (nq_codes_row_bytes) */
+} nq_codes_layout;
+nq_codes_layout nq_codes_layout_of(int has_mean, int64_t n, size_t code_bytes);
+static inline size_t nq_codes_row_at(const nq_codes_layout *L, int64_t i) {
+    return (size_t)L->rows + (size_t)i * L->code_bytes;
+}
+/* Row i's mean' (f16 bits, relative to g); only in parts of tensors with row means. */
+uint16_t nq_codes_mean(const uint8_t *part, int64_t i);
+void nq_codes_set_mean(uint8_t *part, int64_t i, uint16_t mean_h);
 void nq_pack_row(const uint16_t *codes /* nvec x S */, int64_t nvec, const int *bits, int nstages,
                  uint8_t *out);
 void nq_unpack_row(const uint8_t *in, int64_t nvec, const int *bits, int nstages,

@@ -68,7 +68,7 @@ void nq_norm_part_write(const nq_norm *nm, uint8_t *out) {
     nq_put_u32(out + 4, (uint32_t)nm->nout);
     uint8_t *p = out + 8;
     for (int i = 0; i < nm->nout; i++, p += 4) nq_put_u32(p, nm->out_col[i]);
-    for (int i = 0; i < nm->nout; i++, p += 2) { p[0] = (uint8_t)nm->out_fac_h[i]; p[1] = (uint8_t)(nm->out_fac_h[i] >> 8); }
+    for (int i = 0; i < nm->nout; i++, p += 2) nq_put_u16(p, nm->out_fac_h[i]);
 }
 
 nq_status nq_norm_part_read(const uint8_t *p, size_t n, int64_t cols, nq_norm *nm, const char *where,
@@ -92,7 +92,7 @@ nq_status nq_norm_part_read(const uint8_t *p, size_t n, int64_t cols, nq_norm *n
     for (int64_t j = 0; j < cols; j++) nm->colfac[j] = 1.0f;
     for (uint32_t i = 0; i < cnt; i++) {
         uint32_t c = nq_get_u32(p + 8 + 4 * i);
-        uint16_t f = (uint16_t)(p[8 + 4 * cnt + 2 * i] | p[9 + 4 * cnt + 2 * i] << 8);
+        uint16_t f = nq_get_u16(p + 8 + 4 * cnt + 2 * i);
         float fv = nq_f16_to_f32(f);
         if (c >= (uint64_t)cols || !(fv >= 1.0f && fv < 65520.0f)) {
             nq_norm_free(nm);

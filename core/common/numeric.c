@@ -3,6 +3,7 @@
  * bits on glibc, Emscripten's libc and wasi-libc. */
 #include <string.h>
 #include "novaq.h"
+#include "common/util.h"
 
 static uint32_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
@@ -71,4 +72,9 @@ double nq_log10(double x) {
     for (int k = 1; k <= 27; k += 2) { sum += term / k; term *= s2; }
     double ln = 2.0 * sum + e * 0.69314718055994530942;
     return ln / 2.30258509299404568402;
+}
+
+double nq_sqnr_db(double sse, double signal) {
+    double rel = signal > 0 ? sse / signal : 0;
+    return rel > 0 ? -10.0 * nq_log10(rel) : 999.0;
 }

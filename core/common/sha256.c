@@ -92,6 +92,17 @@ void nq_hex(const uint8_t *bytes, size_t n, char *out) {
     out[2 * n] = 0;
 }
 
+int nq_hex_parse(const char *s, uint8_t *out, size_t n) {
+    if (!s || strlen(s) != 2 * n) return 0;
+    for (size_t i = 0; i < 2 * n; i++) {
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0) return 0;
+        if (i & 1) out[i / 2] |= (uint8_t)v; else out[i / 2] = (uint8_t)(v << 4);
+    }
+    return 1;
+}
+
 nq_status nq_sha256_reader(const nq_reader *r, uint8_t out[32], nq_err *e) {
     enum { CHUNK = 1 << 20 };
     uint8_t *buf = malloc(CHUNK);

@@ -9,6 +9,13 @@ char *nq_strdup(const char *s) {
     return p ? memcpy(p, s, n) : NULL;
 }
 
+void nq_put_u16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+uint16_t nq_get_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
 void nq_put_u32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }

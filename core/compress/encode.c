@@ -94,8 +94,7 @@ static nq_status finish_meta(nq_encoded *enc, const nq_tensor_info *ti, const ch
         cJSON *err = cJSON_AddObjectToObject(o, "error");
         cJSON_AddNumberToObject(err, "sse", enc->sse);
         cJSON_AddNumberToObject(err, "signal", enc->signal);
-        double rel = enc->signal > 0 ? enc->sse / enc->signal : 0;
-        cJSON_AddNumberToObject(err, "sqnr_db", rel > 0 ? -10.0 * nq_log10(rel) : 999.0);
+        cJSON_AddNumberToObject(err, "sqnr_db", nq_sqnr_db(enc->sse, enc->signal));
     }
     enc->meta_json = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -331,22 +330,19 @@ static int64_t block_rows(const vq_ctx *q, size_t row_bytes) {
 static nq_status encode_block(vq_ctx *q, block_buf *b, int64_t ra, int64_t rb, size_t code_bytes,
                               nq_err *e) {
     int64_t n = rb - ra;
-    size_t rowdata = nq_row_data_bytes(q->norm.has_mean, n), size = rowdata + (size_t)n * code_bytes;
-    uint8_t *raw = malloc(size);
+    nq_codes_layout L = nq_codes_layout_of(q->norm.has_mean, n, code_bytes);
+    uint8_t *raw = malloc((size_t)L.size);
     if (!raw) return nq_fail(e, NQ_E_NOMEM, "out of memory");
-    uint8_t *scales = raw + (q->norm.has_mean ? 2 * n : 0);
+    uint8_t *scales = raw + L.scales;
     nq_status st = NQ_OK;
     for (int64_t i = 0; i < n && st == NQ_OK; i++) {
         int64_t r = ra + i;
-        if (q->norm.has_mean) {
-            raw[2 * i] = (uint8_t)q->norm.mean_h[r];
-            raw[2 * i + 1] = (uint8_t)(q->norm.mean_h[r] >> 8);
-        }
+        if (q->norm.has_mean) nq_codes_set_mean(raw, i, q->norm.mean_h[r]);
         if ((st = nq_model_read_rows(q->m, q->t, r, 1, b->w, e))) break;
-        encode_row(q, b, r, raw + rowdata + (size_t)i * code_bytes, &scales[i]);
+        encode_row(q, b, r, raw + nq_codes_row_at(&L, i), &scales[i]);
     }
     if (st) { free(raw); return st; }
-    return add_part(q->enc, NQ_PART_CODES, ra, rb, raw, size, q->s->zstd_level, e);
+    return add_part(q->enc, NQ_PART_CODES, ra, rb, raw, (size_t)L.size, q->s->zstd_level, e);
 }
 
 static void block_buf_free(block_buf *b) {
@@ -366,7 +362,8 @@ static int block_buf_alloc(block_buf *b, int64_t cols, int64_t width, int64_t nc
 static nq_status encode_groups(vq_ctx *q, nq_err *e) {
     const nq_settings *s = q->s;
     int64_t rows = q->ti->rows, R = s->scope_rows ? s->scope_rows : rows;
-    size_t code_bytes = nq_codes_row_bytes(q->nvec, q->bits, s->nstages), per_row = code_bytes + 3;
+    size_t code_bytes = nq_codes_row_bytes(q->nvec, q->bits, s->nstages);
+    size_t per_row = (size_t)nq_codes_layout_of(1, 1, code_bytes).size; /* a row with its mean and scale */
     if (per_row > s->shard_max_bytes)
         return nq_fail(e, NQ_E_LIMIT, "tensor '%s': one row of codes (%zu bytes) exceeds the shard size",
                        q->ti->name, per_row);

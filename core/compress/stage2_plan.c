@@ -17,6 +17,7 @@
 #include <string.h>
 #include "kernels/kernels.h"
 #include "compress/stages.h"
+#include "common/dtype.h"
 
 uint64_t nq_stage_seed(const char *name, uint64_t seed, int64_t group, int stage) {
     uint64_t h = nq_hash_str(name, 0xcbf29ce484222325ull ^ seed);
@@ -41,12 +42,8 @@ nq_status nq_train_stages(float *X, int64_t n, const nq_settings *s, const char 
     }
     if (rc == NQ_OK && joint) rc = nq_vq_joint_refine(X0, n, d, C, s->K, s->nstages, NQ_JOINT_TRAIN_ROUNDS, e);
     free(X0);
-    for (int st = 0; st < s->nstages && rc == NQ_OK; st++)
-        for (int64_t i = 0; i < (int64_t)s->K[st] * d; i++) { /* stored fp16: encode with what is stored */
-            uint16_t h = nq_f32_to_f16(C[st][i]);
-            if (raw) { raw[st][2 * i] = (uint8_t)h; raw[st][2 * i + 1] = (uint8_t)(h >> 8); }
-            C[st][i] = nq_f16_to_f32(h);
-        }
+    for (int st = 0; st < s->nstages && rc == NQ_OK; st++) /* stored fp16: encode with what is stored */
+        nq_f16_round(C[st], (size_t)s->K[st] * d, raw ? raw[st] : NULL);
     return rc;
 }
 
@@ -84,12 +81,7 @@ static nq_status train_mixed(const float *X, int64_t n, const nq_settings *s, nq
     for (int k = b.nstages; k < s->nstages && st == NQ_OK; k++) {
         int K = s->K[k];
         st = nq_kmeans(R, n, d, K, s->kmeans_iters, nq_stage_seed("", s->seed, 0, k), p->C[k], e);
-        for (int64_t i = 0; i < (int64_t)K * d && st == NQ_OK; i++) {
-            uint16_t h = nq_f32_to_f16(p->C[k][i]);
-            p->raw[k][2 * i] = (uint8_t)h;
-            p->raw[k][2 * i + 1] = (uint8_t)(h >> 8);
-            p->C[k][i] = nq_f16_to_f32(h);
-        }
+        if (st == NQ_OK) nq_f16_round(p->C[k], (size_t)K * d, p->raw[k]);
         for (int64_t i = 0; i < n && st == NQ_OK; i++) {
             float *x = R + i * d;
             int c = nq_k_nearest(x, p->C[k], K, d, NULL);

@@ -26,6 +26,7 @@
 #include "llm/llama_internal.h"
 #include "io/model.h"
 #include "compress/stages.h"
+#include "common/util.h"
 
 #define LN2_16 0.043321698784996581 /* ln(2) / 16: d scale / d code, per unit of scale */
 /* Learning rates per unit of relative weight error. Adam moves a value by about its rate per
@@ -189,21 +190,21 @@ static nq_status parse_codes(distill *D, qview *q, const nq_encoded *enc, const 
         const nq_part *p = &enc->parts[i];
         if (p->kind != NQ_PART_CODES) continue;
         int64_t n = p->b - p->a;
-        size_t rowdata = nq_row_data_bytes(q->has_mean, n);
+        nq_codes_layout L = nq_codes_layout_of(q->has_mean, n, code_bytes);
         uint8_t *raw;
         nq_status st = nq_part_load(p, &raw, e);
         if (st) return st;
-        if (p->a < 0 || p->b > q->rows || n < 0 || p->raw_size != rowdata + (size_t)n * code_bytes) {
+        if (p->a < 0 || p->b > q->rows || n < 0 || p->raw_size != L.size) {
             free(raw);
             return nq_fail(e, NQ_E_FORMAT, "tensor '%s': codes part of rows [%lld, %lld) is malformed", name,
                            (long long)p->a, (long long)p->b);
         }
-        const uint8_t *sc = raw + (q->has_mean ? 2 * n : 0);
+        const uint8_t *sc = raw + L.scales;
         for (int64_t k = 0; k < n; k++) {
             int64_t r = p->a + k;
-            q->mean[r] = q->has_mean ? q->nm.g * nq_f16_to_f32((uint16_t)(raw[2 * k] | raw[2 * k + 1] << 8)) : 0.0f;
+            q->mean[r] = q->has_mean ? q->nm.g * nq_f16_to_f32(nq_codes_mean(raw, k)) : 0.0f;
             q->sc.p[r] = (float)sc[k];
-            nq_unpack_row(raw + rowdata + (size_t)k * code_bytes, q->nvec, D->bits, q->S,
+            nq_unpack_row(raw + nq_codes_row_at(&L, k), q->nvec, D->bits, q->S,
                           q->codes + (size_t)r * q->nvec * q->S);
         }
         free(raw);
@@ -262,7 +263,7 @@ static nq_status parse_shared(distill *D, const nq_encoded *enc, nq_err *e) {
             free(raw);
             return nq_fail(e, NQ_E_NOMEM, "out of memory");
         }
-        for (size_t i = 0; i < n; i++) D->cb[k].p[i] = nq_f16_to_f32((uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8));
+        nq_convert_to_f32(NQ_DT_F16, raw, n, D->cb[k].p);
         free(raw);
     }
     round_codebooks(D);
@@ -396,9 +397,8 @@ static nq_status update_meta(nq_encoded *enc, const char *key, cJSON *what, nq_e
         enc->weights ? (double)enc->stored_bytes * 8.0 / (double)enc->weights : 0));
     cJSON *err = cJSON_GetObjectItemCaseSensitive(o, "error");
     if (err) {
-        double rel = enc->signal > 0 ? enc->sse / enc->signal : 0;
         cJSON_ReplaceItemInObjectCaseSensitive(err, "sse", cJSON_CreateNumber(enc->sse));
-        cJSON_ReplaceItemInObjectCaseSensitive(err, "sqnr_db", cJSON_CreateNumber(rel > 0 ? -10.0 * nq_log10(rel) : 999.0));
+        cJSON_ReplaceItemInObjectCaseSensitive(err, "sqnr_db", cJSON_CreateNumber(nq_sqnr_db(enc->sse, enc->signal)));
     }
     cJSON *s3 = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "vq"), "stage3");
     cJSON_AddItemToObject(s3 ? s3 : o, key, what);
@@ -420,7 +420,7 @@ static nq_status patch_vq(distill *D, qview *q, nq_err *e) {
         uint8_t *raw;
         if ((st = nq_part_load(p, &raw, e))) break;
         int64_t n = p->b - p->a;
-        uint8_t *sc = raw + (q->has_mean ? 2 * n : 0);
+        uint8_t *sc = raw + nq_codes_layout_of(q->has_mean, n, 0).scales;
         for (int64_t k = 0; k < n; k++) {
             uint8_t c = code_of(q->sc.p[p->a + k]);
             changed += sc[k] != c;
@@ -448,18 +448,7 @@ static nq_status patch_norm(distill *D, nview *v, nq_err *e) {
     size_t n = v->a.n, es = v->dtype == NQ_DT_F32 ? 4 : 2;
     uint8_t *raw = malloc(n * es);
     if (!raw) return nq_fail(e, NQ_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        float x = v->w[i];
-        if (es == 4) {
-            uint32_t b;
-            memcpy(&b, &x, 4);
-            for (int k = 0; k < 4; k++) raw[4 * i + k] = (uint8_t)(b >> (8 * k));
-        } else {
-            uint16_t h = v->dtype == NQ_DT_BF16 ? nq_f32_to_bf16(x) : nq_f32_to_f16(x);
-            raw[2 * i] = (uint8_t)h;
-            raw[2 * i + 1] = (uint8_t)(h >> 8);
-        }
-    }
+    nq_convert_from_f32(v->dtype, v->w, n, raw);
     nq_status st = restore(D, enc, &enc->parts[0], raw, n * es, 1, e);
     return st ? st : update_meta(enc, "refined", cJSON_CreateString("end to end against the teacher (stage 3)"), e);
 }
@@ -474,11 +463,7 @@ static nq_status patch_shared(distill *D, nq_err *e) {
             size_t n = D->cb[p->b].n;
             uint8_t *raw = malloc(2 * n);
             if (!raw) return nq_fail(e, NQ_E_NOMEM, "out of memory");
-            for (size_t j = 0; j < n; j++) {
-                uint16_t h = nq_f32_to_f16(D->C[p->b][j]);
-                raw[2 * j] = (uint8_t)h;
-                raw[2 * j + 1] = (uint8_t)(h >> 8);
-            }
+            nq_convert_from_f32(NQ_DT_F16, D->C[p->b], n, raw);
             st = restore(D, D->enc[t], p, raw, 2 * n, 0, e);
         }
     return st;

@@ -196,8 +196,7 @@ static void add_stats(nq_container *c) {
                             c->weights ? (double)c->payload * 8 / (double)c->weights : 0);
     cJSON_AddNumberToObject(o, "bits_per_weight_quantized",
                             c->q_weights ? (double)c->q_payload * 8 / (double)c->q_weights : 0);
-    double rel = c->signal > 0 ? c->sse / c->signal : 0;
-    cJSON_AddNumberToObject(o, "quantized_sqnr_db", rel > 0 ? -10.0 * nq_log10(rel) : 999.0);
+    cJSON_AddNumberToObject(o, "quantized_sqnr_db", nq_sqnr_db(c->sse, c->signal));
 }
 
 nq_status nq_container_finish(nq_container *c, nq_err *e) {

@@ -136,17 +136,6 @@ static const char *str(const cJSON *o, const char *key) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static int parse_hex32(const char *s, uint8_t out[32]) {
-    if (!s || strlen(s) != 64) return 0;
-    for (int i = 0; i < 64; i++) {
-        char c = s[i];
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (v < 0) return 0;
-        if (i & 1) out[i / 2] |= (uint8_t)v; else out[i / 2] = (uint8_t)(v << 4);
-    }
-    return 1;
-}
-
 /* ------------------------------------------------------- header and footer */
 
 static nq_status read_frame(const nq_reader *r, nv_file *f, reporter *rep) {
@@ -233,7 +222,7 @@ static void parse_shards(const cJSON *root, nv_file *f, reporter *rep) {
         else if (sh->size > NQ_MAX_SHARD)
             report(rep, where, "at byte %llu is %llu bytes, more than the reader's limit of %u",
                    (unsigned long long)sh->off, (unsigned long long)sh->size, NQ_MAX_SHARD);
-        if (!parse_hex32(str(s, "sha256"), sh->sha)) report(rep, where, "'sha256' is not 64 lowercase hex digits");
+        if (!nq_hex_parse(str(s, "sha256"), sh->sha, 32)) report(rep, where, "'sha256' is not 64 lowercase hex digits");
         expect = sh->off + sh->size;
     }
     f->nshards = n;
@@ -408,7 +397,7 @@ static void check_vq(const cJSON *o, const nq_tensor_info *ti, nv_tensor *vt, co
         } else if (p->kind == NQ_PART_CODES) {
             if (p->a != next_row || p->b <= p->a || p->b > ti->rows ||
                 p->a / vt->scope_rows != (p->b - 1) / vt->scope_rows ||
-                p->raw_size != nq_row_data_bytes(vt->has_mean, p->b - p->a) + (uint64_t)(p->b - p->a) * vt->code_bytes)
+                p->raw_size != nq_codes_layout_of(vt->has_mean, p->b - p->a, vt->code_bytes).size)
                 report(rep, where, "codes part %d (rows %lld..%lld) is out of order, crosses a group or has the wrong size",
                        i, (long long)p->a, (long long)p->b);
             next_row = p->b;
@@ -570,7 +559,7 @@ static void parse_manifest(const char *text, size_t len, nq_model *m, nv_file *f
     if (!fmt || strcmp(fmt, "novaq")) report(rep, "manifest", "'format' must be \"novaq\"");
     if (!num_u64(root, "version", &ver) || ver != NQ_FORMAT_VERSION)
         report(rep, "manifest", "'version' must be %d", NQ_FORMAT_VERSION);
-    if (!parse_hex32(str(root, "root_hash"), f->root)) report(rep, "manifest", "'root_hash' is not 64 hex digits");
+    if (!nq_hex_parse(str(root, "root_hash"), f->root, 32)) report(rep, "manifest", "'root_hash' is not 64 hex digits");
     parse_shards(root, f, rep);
     if (f->shards) parse_sets(root, f, rep);
     if (f->shards) parse_tensors(root, m, f, rep);
@@ -711,7 +700,7 @@ static nq_status group_load(const nq_model *m, int t, int64_t group, vq_group *g
         free(g->C[p->b]);
         g->C[p->b] = malloc(n * sizeof(float));
         if (!g->C[p->b]) st = nq_fail(e, NQ_E_NOMEM, "out of memory");
-        for (size_t j = 0; st == NQ_OK && j < n; j++) g->C[p->b][j] = nq_f16_to_f32((uint16_t)(raw[2 * j] | raw[2 * j + 1] << 8));
+        else nq_convert_to_f32(NQ_DT_F16, raw, n, g->C[p->b]);
         free(raw);
     }
     g->group = vt->set >= 0 ? 0 : group;
@@ -722,14 +711,14 @@ static nq_status group_load(const nq_model *m, int t, int64_t group, vq_group *g
 static void decode_rows(const nv_tensor *vt, const nq_tensor_info *ti, const nq_norm *nm, const vq_group *g,
                         const nv_part *p, const uint8_t *raw, int64_t r0, int64_t r1, float *dst,
                         uint16_t *codes, float *uhat) {
-    int64_t n = p->b - p->a, nvec = (ti->cols + vt->d - 1) / vt->d;
+    int64_t nvec = (ti->cols + vt->d - 1) / vt->d;
+    nq_codes_layout L = nq_codes_layout_of(vt->has_mean, p->b - p->a, vt->code_bytes);
     const float *const *C = (const float *const *)g->C;
     for (int64_t r = r0; r < r1; r++) {
         int64_t i = r - p->a;
-        float mean = vt->has_mean ? nm->g * nq_f16_to_f32((uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8)) : 0.0f;
-        float scale = nm->scale_tab[raw[(vt->has_mean ? 2 * n : 0) + i]];
-        nq_unpack_row(raw + nq_row_data_bytes(vt->has_mean, n) + (size_t)i * vt->code_bytes, nvec, vt->bits,
-                      vt->nstages, codes);
+        float mean = vt->has_mean ? nm->g * nq_f16_to_f32(nq_codes_mean(raw, i)) : 0.0f;
+        float scale = nm->scale_tab[raw[L.scales + (uint64_t)i]];
+        nq_unpack_row(raw + nq_codes_row_at(&L, i), nvec, vt->bits, vt->nstages, codes);
         for (int64_t v = 0; v < nvec; v++)
             nq_vq_reconstruct(C, codes + v * vt->nstages, vt->nstages, vt->d, uhat + v * vt->d);
         nq_norm_inverse(mean, scale, nm->colfac, &nm->rot, ti->cols, uhat, dst + (r - r0) * ti->cols);

@@ -107,6 +107,9 @@ void nq_sha256_update(nq_sha256_ctx *c, const void *data, size_t len);
 void nq_sha256_final(nq_sha256_ctx *c, uint8_t out[32]);
 void nq_sha256(const void *data, size_t len, uint8_t out[32]);
 void nq_hex(const uint8_t *bytes, size_t n, char *out /* 2n+1 */);
+/* The inverse of nq_hex: s must be exactly 2n lowercase hex digits (nothing after them).
+ * Returns 1 with out[0..n) filled, else 0 (out partly written). */
+int nq_hex_parse(const char *s, uint8_t *out, size_t n);
 /* Hash every byte a reader offers, in bounded memory. */
 nq_status nq_sha256_reader(const nq_reader *r, uint8_t out[32], nq_err *e);
 

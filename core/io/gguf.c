@@ -515,7 +515,7 @@ static int64_t stored_index(int64_t i, int64_t n, int heads) {
 
 static void decode_q8_0(const uint8_t *src, size_t n, float *dst) {
     for (size_t b = 0; b < n / 32; b++, src += 34) {
-        float d = nq_f16_to_f32((uint16_t)(src[0] | src[1] << 8));
+        float d = nq_f16_to_f32(nq_get_u16(src));
         for (int j = 0; j < 32; j++) dst[b * 32 + (size_t)j] = (float)(int8_t)src[2 + j] * d;
     }
 }

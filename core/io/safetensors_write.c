@@ -51,20 +51,6 @@ static nq_status put(const nq_writer *w, const void *p, size_t n, nq_err *e) {
     return n && w->write(w->ctx, p, n) ? nq_fail(e, NQ_E_IO, "write of %zu bytes failed", n) : NQ_OK;
 }
 
-static void from_f32(int dt, const float *src, size_t n, uint8_t *dst) {
-    for (size_t i = 0; i < n; i++) {
-        if (dt == NQ_DT_F32) {
-            uint32_t u;
-            memcpy(&u, &src[i], 4);
-            nq_put_u32(dst + 4 * i, u);
-        } else {
-            uint16_t h = dt == NQ_DT_F16 ? nq_f32_to_f16(src[i]) : nq_f32_to_bf16(src[i]);
-            dst[2 * i] = (uint8_t)h;
-            dst[2 * i + 1] = (uint8_t)(h >> 8);
-        }
-    }
-}
-
 enum { BLOCK = 1 << 20 }; /* values converted at once */
 
 /* A tensor whose rows are wider than a block, from its raw bytes in blocks of values (the
@@ -86,7 +72,7 @@ static nq_status write_wide_tensor(const nq_model *m, int t, int dt, const nq_wr
         if (st == NQ_E_UNSUPPORTED && o == 0) break; /* nothing written yet: decode by rows */
         if (st) { if (e) *e = local; break; }
         nq_convert_to_f32(ti->dtype, raw, n, f);
-        from_f32(dt, f, n, b);
+        nq_convert_from_f32((nq_dtype)dt, f, n, b);
         st = put(w, b, n * nq_dtype_size(dt), e);
     }
     free(raw);
@@ -109,7 +95,7 @@ static nq_status write_float_tensor(const nq_model *m, int t, int dt, const nq_w
     for (int64_t r = 0; r < ti->rows && st == NQ_OK; r += br) {
         int64_t n = ti->rows - r < br ? ti->rows - r : br;
         if ((st = nq_model_read_rows(m, t, r, n, f, e))) break;
-        from_f32(dt, f, (size_t)(n * ti->cols), b);
+        nq_convert_from_f32((nq_dtype)dt, f, (size_t)(n * ti->cols), b);
         st = put(w, b, (size_t)(n * ti->cols) * nq_dtype_size(dt), e);
     }
     free(f);

@@ -16,6 +16,18 @@
 #define NQ_SIMD_SSE2 1
 #endif
 
+unsigned nq_cpu_features(void) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    unsigned f = 0;
+    if (__builtin_cpu_supports("avx")) f |= NQ_CPU_AVX;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) f |= NQ_CPU_AVX512;
+    return f;
+#else
+    return 0;
+#endif
+}
+
 float nq_k_dist2_ref(const float *x, const float *c, int d) {
     float lane[4] = {0, 0, 0, 0};
     for (int j = 0; j < d; j++) {
@@ -131,11 +143,6 @@ NQ_INLINE v4 dist4(const float *x, const float *C, int d) {
 #include <immintrin.h>
 #define AVX_FN __attribute__((target("avx")))
 
-static int cpu_has_avx(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx");
-}
-
 /* Lane-wise 4x4 transpose of a, b, c, e, then (r0 + r1) + (r2 + r3). */
 AVX_FN static inline __m256 avx_reduce4(__m256 a, __m256 b, __m256 c, __m256 e) {
     __m256 t0 = _mm256_unpacklo_ps(a, b), t1 = _mm256_unpackhi_ps(a, b);
@@ -186,7 +193,7 @@ AVX_FN static int nearest_n_avx(const float *x, const float *C, int K, int d, in
     }
     return k;
 }
-#define USE_AVX(d, K) (((d) == 8 || (d) == 4) && (K) >= 8 && cpu_has_avx())
+#define USE_AVX(d, K) (((d) == 8 || (d) == 4) && (K) >= 8 && (nq_cpu_features() & NQ_CPU_AVX))
 #else
 #define USE_AVX(d, K) 0
 #define nearest_n_avx(x, C, K, d, n, m, idx, dist) 0

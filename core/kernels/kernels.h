@@ -21,4 +21,9 @@ float nq_k_dist2_ref(const float *x, const float *c, int d);
 int nq_k_nearest_ref(const float *x, const float *C, int K, int d, float *dist);
 int nq_k_nearest_n_ref(const float *x, const float *C, int K, int d, int n, int *idx, float *dist);
 const char *nq_k_variant(void);
+/* The x86 features the AVX variants here and in matmul.c need, as the running CPU reports
+ * them (a mask of NQ_CPU_*); 0 on other targets and compilers. The one CPU probe of the core. */
+#define NQ_CPU_AVX 1u
+#define NQ_CPU_AVX512 2u /* avx512f and avx512dq */
+unsigned nq_cpu_features(void);
 #endif

@@ -6,6 +6,7 @@
  * repeats its last row and stores only the real outputs, so each output is computed the
  * same way wherever it falls. */
 #include <string.h>
+#include "kernels/kernels.h"
 #include "kernels/matmul.h"
 
 #if defined(__wasm_simd128__)
@@ -267,11 +268,6 @@ static void matmul_avx(float *y, int ldy, const float *x, int ldx, const float *
     drive(tile_avx, TX, y, ldy, x, ldx, w, ldw, T, O, n);
 }
 
-static int cpu_has_avx(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx");
-}
-
 /* AVX-512 without FMA: a 512-bit register holds the eight lanes of two dot products (rows
  * 2p and 2p + 1 of x against one row of w, broadcast to both halves), so every lane sees the
  * same products and sums in the same order as the 8-wide variant and the halves reduce with
@@ -327,11 +323,6 @@ static void matmul_avx512(float *y, int ldy, const float *x, int ldx, const floa
                           int O, int n) {
     drive(tile_avx512, TXMAX, y, ldy, x, ldx, w, ldw, T, O, n);
 }
-
-static int cpu_has_avx512(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-}
 #endif
 
 /* ---------------------------------------------------------- selection */
@@ -354,12 +345,12 @@ int nq_mm_select(nq_mm_kernels *k, const char *want) {
     *k = ref;
     if (want && !strcmp(want, "scalar")) return 1;
 #if defined(NQ_MM_AVX)
-    if ((!want || !strcmp(want, "avx512")) && cpu_has_avx512()) {
+    if ((!want || !strcmp(want, "avx512")) && (nq_cpu_features() & NQ_CPU_AVX512)) {
         nq_mm_kernels v = {"avx512", dot_avx, matmul_avx512};
         *k = v;
         return 1;
     }
-    if ((!want || !strcmp(want, "avx")) && cpu_has_avx()) {
+    if ((!want || !strcmp(want, "avx")) && (nq_cpu_features() & NQ_CPU_AVX)) {
         nq_mm_kernels v = {"avx", dot_avx, matmul_avx};
         *k = v;
         return 1;
