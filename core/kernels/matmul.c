@@ -1,5 +1,5 @@
 /* matmul.c - dot and matmul kernels of the forward pass (contract in
- * kernels_matmul.h: eight lanes, fixed order, no FMA, bit-identical across variants).
+ * kernels/matmul.h: eight lanes, fixed order, no FMA, bit-identical across variants).
  *
  * Every variant computes tiles of 2 (AVX-512: 4) rows of x by 4 rows of w; a shared driver
  * walks the output in blocks of w rows that stay in cache. An edge tile with fewer rows
