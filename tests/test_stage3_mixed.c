@@ -77,7 +77,12 @@ int main(void) {
     nq_settings_preset(&other, "1.5", NULL);
     CHECK(nq_settings_mixed(&other, &other) == 1 && other.K[1] == 2 && other.K[2] == 256 && other.bits_budget == 1.5625);
     other = s;
-    snprintf(other.preset, sizeof other.preset, "custom"); /* a custom layout has no mixed one */
+    snprintf(other.preset, sizeof other.preset, "custom"); /* the numbers decide, not the label */
+    CHECK(nq_settings_mixed(&other, &other) == 1 && other.nstages == 3 && other.K[1] == 32);
+    other = s;
+    other.K[0] = 512; /* a layout no preset has: no mixed one */
+    nq_settings_relabel(&other);
+    CHECK(!strcmp(other.preset, "custom"));
     CHECK(nq_settings_mixed(&other, &other) == 0 && other.nstages == 2 && other.base_stages == 0);
     nq_settings_preset(&other, "4", NULL);
     CHECK(nq_settings_mixed(&other, &other) == 1 && other.nstages == 3 && other.base_stages == 2 &&
