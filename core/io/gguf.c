@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "io/gguf.h"
 #include "io/model.h"
 #include "common/util.h"
 
@@ -372,8 +373,7 @@ static char *hf_name(const char *gg, int *qk) {
     return nq_strdup(gg);
 }
 
-/* An integer metadata value, or -1 if absent / not a non-negative integer. */
-static int64_t meta_int(const cJSON *meta, const char *arch, const char *suffix) {
+int64_t nq_gguf_meta_int(const cJSON *meta, const char *arch, const char *suffix) {
     char key[256];
     snprintf(key, sizeof key, "%s%s", arch, suffix);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, key);
@@ -383,7 +383,7 @@ static int64_t meta_int(const cJSON *meta, const char *arch, const char *suffix)
     return (int64_t)v->valuedouble;
 }
 
-static const char *meta_arch(const cJSON *meta) {
+const char *nq_gguf_meta_arch(const cJSON *meta) {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(meta, "general.architecture");
     return cJSON_IsString(a) ? a->valuestring : "";
 }
@@ -479,10 +479,10 @@ static nq_status place_tensors(nq_model *m, const char *fn, uint64_t data_start,
 /* llama.cpp permutes Q and K rows of "llama" models; note which tensors need undoing. */
 static nq_status plan_unpermute(nq_model *m, gg_impl *g, const int *qk, const cJSON *meta,
                                 const char *fn, nq_err *e) {
-    const char *arch = meta_arch(meta);
+    const char *arch = nq_gguf_meta_arch(meta);
     if (strcmp(arch, "llama")) return NQ_OK;
-    int64_t nh = meta_int(meta, arch, ".attention.head_count");
-    int64_t nkv = meta_int(meta, arch, ".attention.head_count_kv");
+    int64_t nh = nq_gguf_meta_int(meta, arch, ".attention.head_count");
+    int64_t nkv = nq_gguf_meta_int(meta, arch, ".attention.head_count_kv");
     if (nkv < 0) nkv = nh;
     for (int i = 0; i < m->ntensors; i++) {
         if (!qk[i]) continue;
@@ -675,7 +675,7 @@ nq_status nq_gguf_open(nq_model **out, const nq_reader *r, nq_err *e) {
     /* Only for "llama" is the whole layout known (names, and the Q/K order undone below);
      * other architectures keep llama.cpp's names rather than HF names on rows that may be
      * ordered differently from the HF checkpoint. */
-    if (s == NQ_OK) s = parse_tensors(c, m, m->impl, !strcmp(meta_arch(meta), "llama"), qk);
+    if (s == NQ_OK) s = parse_tensors(c, m, m->impl, !strcmp(nq_gguf_meta_arch(meta), "llama"), qk);
     if (s == NQ_OK) {
         uint64_t data_start = (c->pos + align - 1) / align * align;
         s = place_tensors(m, c->name, data_start, align, e);
@@ -690,84 +690,4 @@ nq_status nq_gguf_open(nq_model **out, const nq_reader *r, nq_err *e) {
     if (s) { nq_model_free(m); return s; }
     *out = m;
     return NQ_OK;
-}
-
-/* ------------------------------------------------- Hugging Face config.json */
-
-static int add_required(cJSON *cfg, const cJSON *meta, const char *arch, const char *suffix,
-                        const char *hf, nq_err *e, nq_status *s) {
-    int64_t v = meta_int(meta, arch, suffix);
-    if (v <= 0) {
-        *s = nq_fail(e, NQ_E_FORMAT, "GGUF metadata: %s%s missing or not a positive integer",
-                     arch, suffix);
-        return 0;
-    }
-    cJSON_AddNumberToObject(cfg, hf, (double)v);
-    return 1;
-}
-
-static double meta_num(const cJSON *meta, const char *arch, const char *suffix, double dflt) {
-    char key[256];
-    snprintf(key, sizeof key, "%s%s", arch, suffix);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-nq_status nq_gguf_hf_config(const nq_model *m, char **json, nq_err *e) {
-    *json = NULL;
-    if (!m->format || strcmp(m->format, "gguf") || !m->metadata_json)
-        return nq_fail(e, NQ_E_ARG, "not a model opened from GGUF");
-    cJSON *meta = cJSON_Parse(m->metadata_json), *cfg = cJSON_CreateObject();
-    nq_status s = meta && cfg ? NQ_OK : nq_fail(e, NQ_E_NOMEM, "out of memory");
-    const char *arch = meta ? meta_arch(meta) : "";
-    char key[256];
-    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
-    const cJSON *scaling = meta ? cJSON_GetObjectItemCaseSensitive(meta, key) : NULL;
-    int emb = nq_model_find(m, "model.embed_tokens.weight");
-    if (s == NQ_OK && strcmp(arch, "llama"))
-        s = nq_fail(e, NQ_E_UNSUPPORTED, "GGUF architecture '%s' has no Hugging Face config "
-                    "mapping here (only 'llama')", arch);
-    if (s == NQ_OK && scaling && !(cJSON_IsString(scaling) && !strcmp(scaling->valuestring, "none")))
-        s = nq_fail(e, NQ_E_UNSUPPORTED, "GGUF metadata: %s is set; rope scaling is not mapped", key);
-    if (s == NQ_OK && emb < 0)
-        s = nq_fail(e, NQ_E_FORMAT, "GGUF: no token_embd.weight tensor");
-    if (s == NQ_OK) {
-        cJSON *archs = cJSON_AddArrayToObject(cfg, "architectures");
-        cJSON_AddItemToArray(archs, cJSON_CreateString("LlamaForCausalLM"));
-        cJSON_AddStringToObject(cfg, "model_type", "llama");
-        cJSON_AddStringToObject(cfg, "hidden_act", "silu");
-    }
-    if (s == NQ_OK && add_required(cfg, meta, arch, ".embedding_length", "hidden_size", e, &s) &&
-        add_required(cfg, meta, arch, ".feed_forward_length", "intermediate_size", e, &s) &&
-        add_required(cfg, meta, arch, ".block_count", "num_hidden_layers", e, &s) &&
-        add_required(cfg, meta, arch, ".attention.head_count", "num_attention_heads", e, &s) &&
-        add_required(cfg, meta, arch, ".context_length", "max_position_embeddings", e, &s)) {
-        int64_t heads = meta_int(meta, arch, ".attention.head_count");
-        int64_t kv = meta_int(meta, arch, ".attention.head_count_kv");
-        int64_t hidden = meta_int(meta, arch, ".embedding_length");
-        int64_t hd = meta_int(meta, arch, ".attention.key_length");
-        int64_t rot = meta_int(meta, arch, ".rope.dimension_count");
-        if (hd <= 0) hd = hidden / heads;
-        if (rot > 0 && rot != hd)
-            s = nq_fail(e, NQ_E_UNSUPPORTED, "GGUF metadata: rope over %lld of %lld head "
-                        "dimensions (partial rotary) is not mapped", (long long)rot, (long long)hd);
-        cJSON_AddNumberToObject(cfg, "num_key_value_heads", (double)(kv > 0 ? kv : heads));
-        cJSON_AddNumberToObject(cfg, "head_dim", (double)hd);
-        cJSON_AddNumberToObject(cfg, "rms_norm_eps",
-                                meta_num(meta, arch, ".attention.layer_norm_rms_epsilon", 1e-5));
-        cJSON_AddNumberToObject(cfg, "rope_theta", meta_num(meta, arch, ".rope.freq_base", 10000));
-        cJSON_AddNumberToObject(cfg, "vocab_size", (double)m->tensors[emb].rows);
-        cJSON_AddBoolToObject(cfg, "tie_word_embeddings", nq_model_find(m, "lm_head.weight") < 0);
-        cJSON_AddBoolToObject(cfg, "attention_bias",
-                              nq_model_find(m, "model.layers.0.self_attn.q_proj.bias") >= 0);
-        cJSON_AddBoolToObject(cfg, "mlp_bias", 0);
-        int64_t bos = meta_int(meta, "tokenizer.ggml", ".bos_token_id");
-        int64_t eos = meta_int(meta, "tokenizer.ggml", ".eos_token_id");
-        if (bos >= 0) cJSON_AddNumberToObject(cfg, "bos_token_id", (double)bos);
-        if (eos >= 0) cJSON_AddNumberToObject(cfg, "eos_token_id", (double)eos);
-    }
-    if (s == NQ_OK && !(*json = cJSON_Print(cfg))) s = nq_fail(e, NQ_E_NOMEM, "out of memory");
-    cJSON_Delete(meta);
-    cJSON_Delete(cfg);
-    return s;
 }
