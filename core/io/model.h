@@ -1,5 +1,5 @@
 /* model.h - internal: the nq_model object shared by every format backend.
- * A backend (safetensors.c, novaq_read.c, gguf.c) fills the tensor table and supplies
+ * A backend (io/safetensors.c, io/gguf.c, decompress/decode.c) fills the tensor table and supplies
  * read_rows/read_raw; everything above works on nq_model alone. */
 #ifndef NQ_MODEL_H
 #define NQ_MODEL_H
