@@ -167,6 +167,17 @@ static void test_preset_compute(void) {
     nq_settings_preset(&s, "2", NULL);
     CHECK(nq_settings_set(&s, NQ_VOCAB_FLAG, "--base-stages", "3", &e) == NQ_OK);
     CHECK(nq_settings_check(&s, &e) != NQ_OK && strstr(e.msg, "base stages 3"));
+    /* nq_settings_check takes its ranges from the table: a struct filled by hand is held to
+     * the same ranges as every parser, and the message names the field */
+    nq_settings_preset(&s, "2", NULL);
+    s.zstd_level = 23;
+    CHECK(nq_settings_check(&s, &e) == NQ_E_ARG && strstr(e.msg, "zstd_level 23: must be in [0, 22]"));
+    nq_settings_preset(&s, "2", NULL);
+    s.damp = 0;
+    CHECK(nq_settings_check(&s, &e) == NQ_E_ARG && strstr(e.msg, "damp 0: must be in [1e-06, 10]"));
+    nq_settings_preset(&s, "2", NULL);
+    s.mixed = 2;
+    CHECK(nq_settings_check(&s, &e) == NQ_E_ARG && strstr(e.msg, "refinement.mixed_precision 2"));
 }
 
 /* A valid value other than preset 2's for every row with a flag (the flag vocabulary reaches

@@ -130,8 +130,31 @@ static int log2_exact(int k) {
     return (1 << b) == k ? b : -1;
 }
 
+/* Every numeric and boolean field against its row of the table (settings_table.c), so a range
+ * is written once; then what involves several fields or the format's limits. */
+static nq_status check_ranges(const nq_settings *s, nq_err *e) {
+    int n;
+    const nq_setting *t = nq_settings_table(&n);
+    for (int i = 0; i < n; i++) {
+        const nq_setting *r = &t[i];
+        const char *field = (const char *)s + r->offset;
+        const char *name = r->name[NQ_VOCAB_MANIFEST] ? r->name[NQ_VOCAB_MANIFEST] : r->name[NQ_VOCAB_CONFIG];
+        double v;
+        switch (r->kind) {
+        case NQ_SET_INT: case NQ_SET_BOOL: { int x; memcpy(&x, field, sizeof x); v = x; break; }
+        case NQ_SET_U32: { uint32_t x; memcpy(&x, field, sizeof x); v = x; break; }
+        case NQ_SET_DOUBLE: memcpy(&v, field, sizeof v); break;
+        default: continue; /* preset label, seed, stage lists: checked below */
+        }
+        if (!(v >= r->lo && v <= r->hi))
+            return nq_fail(e, NQ_E_ARG, "%s %g: must be in [%g, %g]", name, v, r->lo, r->hi);
+    }
+    return NQ_OK;
+}
+
 nq_status nq_settings_check(const nq_settings *s, nq_err *e) {
-    if (s->d < 1 || s->d > 64) return nq_fail(e, NQ_E_ARG, "subspaces (vector length) %d: must be 1..64", s->d);
+    nq_status st = check_ranges(s, e);
+    if (st) return st;
     if (s->nstages < 1 || s->nstages > NQ_MAX_STAGES)
         return nq_fail(e, NQ_E_ARG, "%d codebook stages: must be 1..%d", s->nstages, NQ_MAX_STAGES);
     for (int i = 0; i < s->nstages; i++) {
@@ -143,37 +166,11 @@ nq_status nq_settings_check(const nq_settings *s, nq_err *e) {
             return nq_fail(e, NQ_E_ARG, "codebook of %d x %d fp16 does not fit a %u-byte shard",
                            s->K[i], s->d, s->shard_max_bytes);
     }
-    if (s->scope_rows < 0) return nq_fail(e, NQ_E_ARG, "codebook scope rows %d: must be >= 0", s->scope_rows);
-    if (!(s->outlier_fraction >= 0 && s->outlier_fraction <= 0.5))
-        return nq_fail(e, NQ_E_ARG, "outlier fraction %g: must be 0..0.5", s->outlier_fraction);
-    if (s->kmeans_iters < 0 || s->kmeans_iters > 1000)
-        return nq_fail(e, NQ_E_ARG, "k-means iterations %d: must be 0..1000", s->kmeans_iters);
-    if (s->train_vectors < 1) return nq_fail(e, NQ_E_ARG, "training vectors %d: must be >= 1", s->train_vectors);
-    if (s->zstd_level < 0 || s->zstd_level > 22) return nq_fail(e, NQ_E_ARG, "zstd level %d: must be 0..22", s->zstd_level);
-    if (s->shard_max_bytes < 4096 || s->shard_max_bytes > NQ_MAX_SHARD)
+    if (s->shard_max_bytes > NQ_MAX_SHARD)
         return nq_fail(e, NQ_E_ARG, "shard size %u: must be 4096..%u bytes (readers refuse larger shards)",
                        s->shard_max_bytes, NQ_MAX_SHARD);
-    if (s->share_codebooks != 0 && s->share_codebooks != 1)
-        return nq_fail(e, NQ_E_ARG, "share_codebooks %d: must be 0 or 1", s->share_codebooks);
-    if (s->refine != 0 && s->refine != 1) return nq_fail(e, NQ_E_ARG, "refine %d: must be 0 or 1", s->refine);
-    if (!(s->damp >= 1e-6 && s->damp <= 10))
-        return nq_fail(e, NQ_E_ARG, "Hessian damping %g: must be 1e-6..10", s->damp);
-    if (s->act_order != 0 && s->act_order != 1) return nq_fail(e, NQ_E_ARG, "act_order %d: must be 0 or 1", s->act_order);
-    if (s->rotate != 0 && s->rotate != 1) return nq_fail(e, NQ_E_ARG, "rotate %d: must be 0 or 1", s->rotate);
-    if (s->joint != 0 && s->joint != 1) return nq_fail(e, NQ_E_ARG, "joint %d: must be 0 or 1", s->joint);
-    if (s->beam < 1 || s->beam > 16) return nq_fail(e, NQ_E_ARG, "beam width %d: must be 1..16", s->beam);
-    if (s->e2e_steps < 0 || s->e2e_steps > 100000)
-        return nq_fail(e, NQ_E_ARG, "end-to-end steps %d: must be 0..100000", s->e2e_steps);
-    if (!(s->e2e_lambda >= 0 && s->e2e_lambda <= 1000))
-        return nq_fail(e, NQ_E_ARG, "end-to-end lambda %g: must be 0..1000", s->e2e_lambda);
-    if (!(s->e2e_lr > 0 && s->e2e_lr <= 100))
-        return nq_fail(e, NQ_E_ARG, "end-to-end learning-rate factor %g: must be in (0, 100]", s->e2e_lr);
-    if (s->calib_tokens < 1) return nq_fail(e, NQ_E_ARG, "calibration tokens %d: must be >= 1", s->calib_tokens);
-    if (s->base_stages < 0 || s->base_stages > s->nstages)
+    if (s->base_stages > s->nstages)
         return nq_fail(e, NQ_E_ARG, "base stages %d: must be 0..%d (the stages)", s->base_stages, s->nstages);
-    if (!(s->bits_budget >= 0 && s->bits_budget <= 64))
-        return nq_fail(e, NQ_E_ARG, "bits budget %g: must be 0..64 bits per weight", s->bits_budget);
-    if (s->mixed != 0 && s->mixed != 1) return nq_fail(e, NQ_E_ARG, "mixed %d: must be 0 or 1", s->mixed);
     return NQ_OK;
 }
 
