@@ -16,9 +16,9 @@ for (const simd of [true, false]) {
   const weights = ts.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
   const t0 = performance.now(), c0 = process.cpuUsage();
   let bytes = 0;
-  const plan = nq.plan(m, s); // shared codebooks, as the CLI and the page do once per model
-  for (let t = 0; t < ts.length; t++) bytes += nq.encodeTensor(m, t, s, plan).length;
-  plan.free();
+  const job = nq.job(m, s); // the plan (shared codebooks), as the CLI and the page build once per model
+  for (let t = 0; t < ts.length; t++) bytes += job.encode(t).length;
+  job.free();
   const sec = (performance.now() - t0) / 1000, cu = process.cpuUsage(c0), cpu = (cu.user + cu.system) / 1e6;
   // CPU seconds as well as wall: on a shared machine the wall clock measures the neighbours too.
   console.log(`wasm ${nq.kernelVariant.padEnd(13)} preset ${preset}: ${weights} weights in ${sec.toFixed(2)} s wall = ` +

@@ -197,22 +197,13 @@ class Novaq {
     return new Settings(this, p);
   }
 
-  // ---- the model-wide plan (shared codebooks), built once per model and settings; every
-  // instance that encodes builds its own (deterministic, so identical everywhere)
-  plan(model, settings) {
-    const p = this.f.nqw_plan_build(this.ctx, model.ptr, settings.ptr);
+  // ---- the compression driver in steps (the core's nq_job): see Job below.
+  job(model, settings) {
+    const p = this.f.nqw_job_begin(this.ctx, model.ptr, settings.ptr);
     if (!p) this.fail(model.readers.find((r) => r.lastError));
-    return { ptr: p, free: () => this.f.nqw_plan_free(p) };
+    return new Job(this, p, model);
   }
-
-  // ---- encoding: one tensor -> serialized bytes (portable to another instance). Without a
-  // plan the core trains the shared codebooks again for this one call (same bytes, slow).
-  encodeTensor(model, t, settings, plan = null) {
-    const enc = this.f.nqw_encode_tensor(this.ctx, model.ptr, t, settings.ptr, plan ? plan.ptr : 0);
-    if (!enc) this.fail(model.readers.find((r) => r.lastError));
-    try { return this.serialize(enc); } finally { this.f.nqw_encoded_free(enc); }
-  }
-  serialize(enc) {
+  serialize(enc) { // nq_encoded -> bytes (nqw_encoded_serialize); enc stays the caller's
     const lenp = this.alloc(8);
     try {
       const buf = this.f.nqw_encoded_serialize(this.ctx, enc, lenp);
@@ -223,15 +214,13 @@ class Novaq {
       return out;
     } finally { this.f.free(lenp); }
   }
-
-  // ---- container: begin with the model (format, metadata), add serialized tensors in order
-  // sources: [{name, size, sha256 (hex)}] of the original files; write(chunk) gets the bytes.
-  beginContainer(model, settings, sources, write) {
-    const w = { write };
-    const h = this.io.add(w);
-    const p = this.withStrings([JSON.stringify(sources)], (sj) => this.f.nqw_container_begin(this.ctx, h, model.ptr, settings.ptr, sj));
-    if (!p) { this.io.drop(h); this.fail(w); }
-    return new Container(this, p, h, w);
+  deserialize(bytes) { // bytes -> nq_encoded (the caller frees it or hands it on); throws if malformed
+    const p = this.alloc(bytes.length);
+    this.mod.HEAPU8.set(bytes, p);
+    const enc = this.f.nqw_encoded_deserialize(this.ctx, p, bytes.length);
+    this.f.free(p);
+    if (!enc) this.fail();
+    return enc;
   }
 
   // The whole pipeline in this one instance (the core's nq_compress). progress(tensor,
@@ -294,29 +283,57 @@ class Settings {
   free() { if (this.ptr) this.nq.f.nqw_settings_free(this.ptr); this.ptr = 0; }
 }
 
-class Container {
-  constructor(nq, ptr, handle, w) { Object.assign(this, { nq, ptr, handle, w }); }
-  // Add one tensor (bytes from encodeTensor, possibly made by another instance), in model order.
-  add(bytes) {
-    const nq = this.nq, p = nq.alloc(bytes.length);
-    nq.mod.HEAPU8.set(bytes, p);
-    const enc = nq.f.nqw_encoded_deserialize(nq.ctx, p, bytes.length);
-    nq.f.free(p);
-    if (!enc) { this.abort(); nq.fail(); }
-    const st = nq.f.nqw_container_add(nq.ctx, this.ptr, enc);
-    nq.f.nqw_encoded_free(enc);
-    if (st !== 0) { this.abort(); nq.fail(this.w); }
+// A compression in explicit steps: the core's driver (nq_job) decides the effective settings,
+// builds the plan, and says how far encodes may run ahead of the writer and whether stage 3
+// holds every tensor; the caller only schedules. For a pool of instances (the page's Web
+// Workers): every instance begins the same job (same model bytes and settings: the plan is
+// deterministic, so all hold the same one); any of them encodes a tensor to portable bytes
+// (transferable to another worker); the writing instance starts the output, accepts every
+// tensor's bytes in any order, keeping at most ahead(width) encoded and not yet written, and
+// writes what comes next in model order; once all are accepted, finish(). free() abandons
+// the job at any point (after an error too); the instance stays usable.
+class Job {
+  constructor(nq, ptr, model) { Object.assign(this, { nq, ptr, model, handle: 0, w: null }); }
+  live() { if (!this.ptr) throw new NovaqError('NQ_E_ARG', 'the job was freed'); return this.ptr; }
+  get ntensors() { return this.nq.f.nqw_job_tensor_count(this.live()); }
+  // 1 when stage 3 runs (calibration; not in the browser yet): nothing is written before
+  // every tensor is accepted.
+  holdsAll() { return !!this.nq.f.nqw_job_holds_all(this.live()); }
+  // How many tensors may be encoded and not yet written with `width` encoders at once.
+  ahead(width) { return this.nq.f.nqw_job_ahead(this.live(), width); }
+  // Tensor t encoded with the job's plan and effective settings -> serialized bytes (their
+  // statistics: encodedStats). Only reads the job, so any instance that began it may encode.
+  encode(t) {
+    const nq = this.nq, enc = nq.f.nqw_job_encode(nq.ctx, this.live(), t);
+    if (!enc) nq.fail(this.model.readers.find((r) => r.lastError));
+    try { return nq.serialize(enc); } finally { nq.f.nqw_encoded_free(enc); }
   }
+  // Start the container. writer: write(chunk) function or {write}; chunks are views into
+  // wasm memory, valid during the call. sources: [{name, size, sha256 (hex)}] of the files.
+  output(writer, sources) {
+    const nq = this.nq, w = typeof writer === 'function' ? { write: writer } : writer;
+    const h = nq.io.add(w);
+    const st = nq.withStrings([JSON.stringify(sources)], (sj) => nq.f.nqw_job_output(nq.ctx, this.live(), h, sj));
+    if (st !== 0) { nq.io.drop(h); nq.fail(w); }
+    Object.assign(this, { handle: h, w });
+  }
+  // Hand over tensor t's bytes (from encode() here or in another instance that began the same
+  // job) and write what is next in model order. Returns how many tensors are written in all.
+  accept(t, bytes) {
+    const nq = this.nq, ptr = this.live(), enc = nq.deserialize(bytes);
+    const written = nq.f.nqw_job_accept(nq.ctx, ptr, t, enc); // takes enc, also on error
+    if (written < 0) nq.fail(this.w);
+    return written;
+  }
+  // Once every tensor is accepted: stage 3 (when the job holds all), the rest, manifest, footer.
   finish() {
-    const st = this.nq.f.nqw_container_finish(this.nq.ctx, this.ptr);
-    this.ptr = 0;
-    this.nq.io.drop(this.handle);
-    if (st !== 0) this.nq.fail(this.w);
+    const nq = this.nq, st = nq.f.nqw_job_finish(nq.ctx, this.live());
+    if (st !== 0) nq.fail(this.w);
   }
-  abort() {
-    if (this.ptr) this.nq.f.nqw_container_abort(this.ptr);
-    this.ptr = 0;
-    this.nq.io.drop(this.handle);
+  free() {
+    if (this.ptr) this.nq.f.nqw_job_free(this.ptr);
+    if (this.handle) this.nq.io.drop(this.handle);
+    Object.assign(this, { ptr: 0, handle: 0 });
   }
 }
 

@@ -10,15 +10,16 @@
  * malloc'd and freed by the caller with free(). Offsets and sizes above 2^32 travel as
  * doubles (exact up to 2^53).
  *
- * Encoded tensors travel between module instances (one per worker) as bytes: see
- * nqw_encoded_serialize for the layout.
+ * A compression runs the core's driver: in one instance (nqw_compress, nq_compress) or as the
+ * job's steps across instances (nqw_job_*, one instance per Web Worker). Encoded tensors
+ * travel between instances as bytes: see nqw_encoded_serialize for the layout.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
 #include <emscripten.h>
-#include "novaq_internal.h" /* the worker pool runs plan, encode and container itself */
+#include "novaq_internal.h" /* nq_should_quantize, for the page's settings view */
 #include "kernels/kernels.h"
 #include "kernels/matmul.h"
 
@@ -261,30 +262,7 @@ EMSCRIPTEN_KEEPALIVE int nqw_should_quantize(nqw_model *w, int t, const nq_setti
     return nq_should_quantize(w->m, t, s);
 }
 
-/* ----------------------------------------------------------------- encoding */
-
-/* The model-wide plan (shared codebooks; no calibration in the browser). Every instance that
- * encodes builds its own from the same model and settings: it is deterministic, so all
- * instances hold identical plans and their tensors fit together in one container. */
-EMSCRIPTEN_KEEPALIVE nq_plan *nqw_plan_build(nqw_ctx *c, nqw_model *w, const nq_settings *s) {
-    nq_plan *p = NULL;
-    if (nq_plan_build(&p, w->m, s, NULL, &c->err) != NQ_OK) return NULL;
-    ok(c);
-    return p;
-}
-
-EMSCRIPTEN_KEEPALIVE void nqw_plan_free(nq_plan *p) { nq_plan_free(p); }
-
-/* Encode tensor t with plan p (p NULL: nq_encode_tensor, which trains the plan again). */
-EMSCRIPTEN_KEEPALIVE nq_encoded *nqw_encode_tensor(nqw_ctx *c, nqw_model *w, int t,
-                                                   const nq_settings *s, const nq_plan *p) {
-    nq_encoded *enc = NULL;
-    nq_status st = p ? nq_encode_tensor_plan(w->m, t, s, p, &enc, &c->err)
-                     : nq_encode_tensor(w->m, t, s, &enc, &c->err);
-    if (st != NQ_OK) return NULL;
-    ok(c);
-    return enc;
-}
+/* ---------------------------------------------------------- encoded tensors */
 
 EMSCRIPTEN_KEEPALIVE void nqw_encoded_free(nq_encoded *enc) { nq_encoded_free(enc); }
 
@@ -394,7 +372,7 @@ bad:
     return NULL;
 }
 
-/* ---------------------------------------------------------------- container */
+/* ------------------------------------------------------------------ sources */
 
 /* Sources from JSON [{name, size, sha256 (hex)}]; strings point into the cJSON tree. */
 static nq_status parse_sources(nqw_ctx *c, const cJSON *arr, nq_source_file *src, int n) {
@@ -412,56 +390,6 @@ static nq_status parse_sources(nqw_ctx *c, const cJSON *arr, nq_source_file *src
             return nq_fail(&c->err, NQ_E_ARG, "sources[%d]: sha256 is not hex", i);
     }
     return NQ_OK;
-}
-
-/* A container being written to JS writer `handle`. */
-typedef struct nqw_container {
-    nq_container *c;
-    int handle;
-} nqw_container;
-
-/* Begin a .novaq for model w (its format and metadata go into the manifest). */
-EMSCRIPTEN_KEEPALIVE nqw_container *nqw_container_begin(nqw_ctx *c, int whandle, nqw_model *w,
-                                                        const nq_settings *s,
-                                                        const char *sources_json) {
-    cJSON *arr = cJSON_Parse(sources_json);
-    int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
-    nq_source_file *src = n > 0 ? calloc((size_t)n, sizeof *src) : NULL;
-    nqw_container *wc = calloc(1, sizeof *wc);
-    nq_status st;
-    if (n <= 0) st = nq_fail(&c->err, NQ_E_ARG, "sources: expected a non-empty JSON array");
-    else if (!src || !wc) st = nq_fail(&c->err, NQ_E_NOMEM, "out of memory");
-    else st = parse_sources(c, arr, src, n);
-    if (st == NQ_OK) {
-        wc->handle = whandle;
-        nq_writer wr = {&wc->handle, sink_write};
-        st = nq_container_begin(&wc->c, &wr, s, nq_model_format(w->m), src, n,
-                                nq_model_metadata_json(w->m), &c->err);
-    }
-    cJSON_Delete(arr);
-    free(src);
-    if (st != NQ_OK) {
-        free(wc);
-        return NULL;
-    }
-    ok(c);
-    return wc;
-}
-
-EMSCRIPTEN_KEEPALIVE int nqw_container_add(nqw_ctx *c, nqw_container *wc, const nq_encoded *enc) {
-    return nq_container_add(wc->c, enc, &c->err) == NQ_OK ? (int)ok(c) : (int)c->err.code;
-}
-
-EMSCRIPTEN_KEEPALIVE int nqw_container_finish(nqw_ctx *c, nqw_container *wc) {
-    nq_status st = nq_container_finish(wc->c, &c->err);
-    free(wc);
-    return st == NQ_OK ? (int)ok(c) : (int)st;
-}
-
-EMSCRIPTEN_KEEPALIVE void nqw_container_abort(nqw_container *wc) {
-    if (!wc) return;
-    nq_container_abort(wc->c);
-    free(wc);
 }
 
 /* --------------------------------------------------------------- pipeline */
@@ -506,7 +434,8 @@ EMSCRIPTEN_KEEPALIVE int nqw_compress(nqw_ctx *c, nqw_model *w, const nq_setting
  * nqw_job_ahead(width) tensors in flight; once every tensor is in it runs nqw_job_stage3
  * (nothing until calibration reaches the browser, issue 21: then every instance must begin
  * with the same calibration, and nqw_job_holds_all says that nothing is written before it),
- * writes the rest and finishes. */
+ * writes the rest and finishes. nqw_job_free alone abandons a job at any point; the instance
+ * stays usable. The Job class of wasm/novaq.mjs wraps these; web/pool.mjs drives them. */
 typedef struct nqw_job {
     nq_job *j;
     int handle; /* the JS writer, once nqw_job_output ran */
@@ -529,6 +458,7 @@ EMSCRIPTEN_KEEPALIVE nqw_job *nqw_job_begin(nqw_ctx *c, nqw_model *w, const nq_s
     return wj;
 }
 
+EMSCRIPTEN_KEEPALIVE int nqw_job_tensor_count(nqw_job *wj) { return nq_job_tensor_count(wj->j); }
 EMSCRIPTEN_KEEPALIVE int nqw_job_holds_all(nqw_job *wj) { return nq_job_holds_all(wj->j); }
 EMSCRIPTEN_KEEPALIVE int nqw_job_ahead(nqw_job *wj, int width) { return nq_job_ahead(wj->j, width); }
 
@@ -539,7 +469,8 @@ EMSCRIPTEN_KEEPALIVE nq_encoded *nqw_job_encode(nqw_ctx *c, nqw_job *wj, int t) 
     return enc;
 }
 
-/* Start the container on JS writer whandle; sources as for nqw_container_begin. */
+/* Start the container on JS writer whandle; sources_json: [{name, size, sha256 (hex)}] of the
+ * original files, as for nqw_compress. */
 EMSCRIPTEN_KEEPALIVE int nqw_job_output(nqw_ctx *c, nqw_job *wj, int whandle, const char *sources_json) {
     cJSON *arr = cJSON_Parse(sources_json);
     int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;

@@ -1,11 +1,14 @@
 // pool.mjs - workers and the parallel compression pipeline of the page.
 //
-// N encode workers (one wasm instance each) first train the model-wide plan (the shared
-// codebooks: deterministic, so each builds the same one), then take tensors in model order;
-// one writer worker hashes the source files, then adds the encoded tensors to the container
-// strictly in model order and streams the container bytes back as chunks. At most `ahead`
-// encoded tensors wait for the writer, so memory stays bounded by a few tensors whatever the
-// model size. The output bytes do not depend on N (the core's determinism rule).
+// The pool is a thin executor of the core's compression driver (a Job of wasm/novaq.mjs,
+// nq_job in the core): every worker (one wasm instance each) begins the same job with the same
+// settings, which builds the model-wide plan (the shared codebooks: deterministic, so each
+// holds the same one). N encode workers take tensors in model order and pass their encoded
+// bytes to one writer worker; the writer hashes the source files, starts the job's output,
+// accepts the tensors as they come, and the job writes what is next in model order and
+// streams the container bytes back as chunks. How many tensors may be encoded and not yet
+// written is the job's answer (ahead(N)), so memory stays bounded by a few tensors whatever
+// the model size. The output bytes do not depend on N (the core's determinism rule).
 import { encodedStats } from '../wasm/novaq.mjs';
 
 const WORKER_URL = new URL('./worker.mjs', import.meta.url);
@@ -73,69 +76,66 @@ export async function compressModel({ files, index, settings, nworkers, simd, si
     let done = 0, tensorsDone = 0;
     const report = (phase) => onProgress?.({ done, total, tensorsDone, ntensors: tensors.length, phase });
 
-    // Meanwhile: every encoder trains the model-wide plan (shared codebooks); deterministic,
-    // so all hold the same one. And the writer hashes every source file for the manifest.
+    // Meanwhile: every encoder begins the job (the model-wide plan: deterministic, so all hold
+    // the same one), and the writer hashes every source file for the manifest, then begins
+    // the same job and starts its output.
     report('preparing');
     const tPrep = performance.now();
-    const planning = Promise.all(encoders.map((w) => w.call('plan', { settings })));
-    planning.catch(() => {}); // reported by the await below
+    const begun = encoders.map((w) => w.call('begin', { settings, width: nworkers }));
+    begun.forEach((p) => p.catch(() => {})); // reported by the await below
     const sources = [];
-    const ordered = orderedFiles(files, opened[0].order);
-    const srcTotal = ordered.reduce((a, f) => a + f.size, 0);
-    let hashedBefore = 0;
-    writer.onprogress = (m) => onProgress?.({ phase: 'preparing', hashed: hashedBefore + m.done, hashTotal: srcTotal });
-    for (const f of ordered) {
-      if (signal?.aborted) throw new Error('cancelled');
-      const { hex } = await writer.call('sha256', { file: f });
-      sources.push({ name: f.name, size: f.size, sha256: hex });
-      hashedBefore += f.size;
-    }
     let writeChain = Promise.resolve();
     let written = 0;
-    writer.onchunk = (bytes) => {
-      written += bytes.length;
-      writeChain = writeChain.then(() => sink.write(bytes));
-    };
-    await writer.call('begin', { settings, sources });
-    await planning;
+    const writerReady = (async () => {
+      const ordered = orderedFiles(files, opened[0].order);
+      const srcTotal = ordered.reduce((a, f) => a + f.size, 0);
+      let hashedBefore = 0;
+      writer.onprogress = (m) => onProgress?.({ phase: 'preparing', hashed: hashedBefore + m.done, hashTotal: srcTotal });
+      for (const f of ordered) {
+        if (signal?.aborted) throw new Error('cancelled');
+        const { hex } = await writer.call('sha256', { file: f });
+        sources.push({ name: f.name, size: f.size, sha256: hex });
+        hashedBefore += f.size;
+      }
+      const job = await writer.call('begin', { settings, width: nworkers });
+      writer.onchunk = (bytes) => {
+        written += bytes.length;
+        writeChain = writeChain.then(() => sink.write(bytes));
+      };
+      await writer.call('output', { sources });
+      return job;
+    })();
+    // ahead: the job's limit on tensors encoded and not yet written, for nworkers encoders
+    const [{ ahead }] = await Promise.all([writerReady, ...begun]);
     const tEncode = performance.now();
     report('encoding');
 
-    const results = new Map();
+    // Deal tensors in model order to idle encoders while fewer than `ahead` are encoded and
+    // not yet written; each encode goes to the writer, whose job writes what comes next.
     const stats = new Array(tensors.length);
-    const ahead = Math.max(4, 2 * nworkers);
-    let next = 0, nextToWrite = 0;
-    let addChain = Promise.resolve();
+    let next = 0, tensorsWritten = 0, accepted = 0;
     await new Promise((resolve, reject) => {
       let failed = false;
       const fail = (e) => { if (!failed) { failed = true; reject(e); } };
-      const flush = () => {
-        while (results.has(nextToWrite)) {
-          const bytes = results.get(nextToWrite);
-          results.delete(nextToWrite);
-          nextToWrite++;
-          const last = nextToWrite === tensors.length;
-          addChain = addChain.then(() => writer.call('add', { bytes }, [bytes.buffer]));
-          if (last) addChain.then(resolve, fail);
-          else addChain.catch(fail);
-        }
-        pump();
-      };
       const busy = new Set();
       const pump = () => {
         for (const w of encoders) {
-          if (failed || busy.has(w) || next >= tensors.length || next - nextToWrite >= ahead) continue;
+          if (failed || busy.has(w) || next >= tensors.length || next - tensorsWritten >= ahead) continue;
           const t = next++;
           busy.add(w);
-          w.call('encode', { t, settings }).then((r) => {
+          w.call('encode', { t }).then((r) => {
             busy.delete(w);
             const s = encodedStats(r.bytes);
             stats[t] = { name: tensors[t].name, ...s, bytes: r.bytes.length };
             done += s.weights;
             tensorsDone++;
             report('encoding');
-            results.set(t, r.bytes);
-            flush();
+            writer.call('accept', { t, bytes: r.bytes }, [r.bytes.buffer]).then((a) => {
+              tensorsWritten = Math.max(tensorsWritten, a.written);
+              if (++accepted === tensors.length) resolve();
+              else pump();
+            }, fail);
+            pump();
           }, fail);
         }
       };

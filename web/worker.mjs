@@ -1,12 +1,17 @@
 // worker.mjs - one NOVAQ wasm instance in a Web Worker. The page deals out work by message:
 //   init {simd}                         -> {version, kernel}
 //   open {files: File[], index: File?}  -> {tensors, format, order} (keeps the model open)
-//   plan {settings}                     -> {}   train the model-wide shared codebooks
-//   encode {t, settings}                -> {t, bytes (transferred)} (builds the plan if needed)
+//   settings {settings}                 -> {effective, quantize}
+//   begin {settings, width}             -> {ntensors, ahead, holdsAll}  begin the compression
+//                                          job (the core's driver: effective settings, plan);
+//                                          ahead: how many tensors may be encoded and not yet
+//                                          written with `width` encoders
+//   encode {t}                          -> {t, bytes (transferred)}  tensor t, portable bytes
 //   sha256 {file: File}                 -> {hex}
-//   begin {settings, sources}           -> {}   the writer role: container bytes stream back as
-//   add {bytes}                         -> {}   {type: 'chunk', bytes} messages, in order,
-//   finish {}                           -> {}   before each reply
+//   output {sources}                    -> {}   the writer role: container bytes stream back as
+//   accept {t, bytes}                   -> {written}  {type: 'chunk', bytes} messages, in
+//   finish {}                           -> {}   order, before each reply; finish frees the job
+//   abort {}                            -> {}   free the job
 //   validate {file}                     -> {result}
 //   inspect {file}                      -> {manifest, tensors}
 // Every reply carries the request's id and this instance's wasm memory size (memBytes);
@@ -17,7 +22,16 @@ import { createNovaq, fileReader, NovaqError } from '../wasm/novaq.mjs';
 let nq = null;
 let model = null;
 let settingsKey = null, settings = null;
-let container = null;
+let job = null; // the compression job begun by 'begin' (Job of wasm/novaq.mjs)
+
+function freeJob() {
+  if (job) job.free();
+  job = null;
+}
+function theJob() {
+  if (!job) throw new NovaqError('NQ_E_ARG', 'no compression job: begin first');
+  return job;
+}
 
 async function init({ simd }) {
   nq = await createNovaq({ simd: simd !== false });
@@ -26,8 +40,7 @@ async function init({ simd }) {
 
 // Readers in the order the core expects: the index's file list when there is an index.
 function openModel({ files, index }) {
-  if (plan) plan.free();
-  plan = null;
+  freeJob();
   if (model) model.close();
   model = null;
   let indexText = null, ordered = files, names = null;
@@ -44,13 +57,10 @@ function openModel({ files, index }) {
   return { tensors: model.tensors(), format: model.format(), order: names };
 }
 
-let plan = null; // the model-wide plan for (model, settings), built on the first encode
-
 function getSettings(obj) {
   const key = JSON.stringify(obj);
   if (key !== settingsKey) {
-    if (plan) plan.free();
-    plan = null;
+    freeJob(); // it borrows the settings
     if (settings) settings.free();
     settings = nq.settings(obj);
     settingsKey = key;
@@ -66,15 +76,15 @@ const handlers = {
     const quantize = model ? model.tensors().map((_, i) => model.shouldQuantize(i, st)) : [];
     return { effective: st.json(), quantize };
   },
-  plan: ({ settings: s }) => {
+  begin: ({ settings: s, width }) => {
     const st = getSettings(s);
-    if (!plan) plan = nq.plan(model, st);
-    return {};
+    freeJob();
+    if (!model) throw new NovaqError('NQ_E_ARG', 'no model: open first');
+    job = nq.job(model, st);
+    return { ntensors: job.ntensors, ahead: job.ahead(width), holdsAll: job.holdsAll() };
   },
-  encode: ({ t, settings: s }) => {
-    const st = getSettings(s);
-    if (!plan) plan = nq.plan(model, st);
-    const bytes = nq.encodeTensor(model, t, st, plan);
+  encode: ({ t }) => {
+    const bytes = theJob().encode(t);
     return { t, bytes, transfer: [bytes.buffer] };
   },
   sha256: ({ file }) => {
@@ -89,16 +99,16 @@ const handlers = {
     };
     return { hex: nq.sha256(r) };
   },
-  begin: ({ settings: s, sources }) => {
-    container = nq.beginContainer(model, getSettings(s), sources, (chunk) => {
+  output: ({ sources }) => {
+    theJob().output((chunk) => {
       const copy = chunk.slice();
       postMessage({ type: 'chunk', bytes: copy }, [copy.buffer]);
-    });
+    }, sources);
     return {};
   },
-  add: ({ bytes }) => { container.add(bytes); return {}; },
-  finish: () => { const c = container; container = null; c.finish(); return {}; },
-  abort: () => { if (container) container.abort(); container = null; return {}; },
+  accept: ({ t, bytes }) => ({ written: theJob().accept(t, bytes) }),
+  finish: () => { try { theJob().finish(); } finally { freeJob(); } return {}; },
+  abort: () => { freeJob(); return {}; },
   validate: ({ file }) => ({ result: nq.validate(fileReader(file)) }),
   inspect: ({ file }) => nq.inspect(fileReader(file)),
 };

@@ -1,7 +1,7 @@
 // stress.mjs - a multi-GiB safetensors file streams through the wasm module in bounded memory.
 //   node tests/wasm/stress.mjs <big.safetensors> <out.novaq>
-// The page's pipeline in Node: one encoder instance, one writer instance, output streamed to
-// disk. Prints the peak wasm memory of each instance and the process's peak RSS; fails if
+// The page's pipeline in Node: one encoder instance, one writer instance, both beginning the
+// same job (wasm/novaq.mjs Job), output streamed to disk. Prints the peak wasm memory of each instance and the process's peak RSS; fails if
 // an instance's memory went past 1 GiB (the model is several GiB).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,15 +16,16 @@ const src = fileReaderNode(input);
 const sha = wr.sha256(src);
 const tHash = performance.now();
 const fd = fs.openSync(output, 'w');
-const c = wr.beginContainer(mWr, sWr, [{ name: path.basename(input), size: src.size, sha256: sha }], (b) => { fs.writeSync(fd, b); });
+const jEnc = enc.job(mEnc, sEnc), jWr = wr.job(mWr, sWr);
+jWr.output((b) => { fs.writeSync(fd, b); }, [{ name: path.basename(input), size: src.size, sha256: sha }]);
 const ts = mEnc.tensors();
-const plan = enc.plan(mEnc, sEnc);
 let peak = 0;
 for (let t = 0; t < ts.length; t++) {
-  c.add(enc.encodeTensor(mEnc, t, sEnc, plan));
+  jWr.accept(t, jEnc.encode(t));
   peak = Math.max(peak, enc.memoryBytes(), wr.memoryBytes());
 }
-c.finish();
+jWr.finish();
+jWr.free(); jEnc.free();
 fs.closeSync(fd);
 const t1 = performance.now();
 const mib = (n) => (n / 2 ** 20).toFixed(0);

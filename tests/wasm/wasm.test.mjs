@@ -132,28 +132,46 @@ test('tensor table of the tiny model', () => {
   } finally { m.close(); }
 });
 
-// The page's pipeline: two encoder instances deal tensors, a third writes the container.
+// The page's pipeline (web/pool.mjs): every instance begins the same job; two encoder
+// instances deal tensors, a third accepts them and writes the container through its job.
 async function compressWithPool(file, settingsObj) {
   const [e0, e1, w] = [nq, await createNovaqNode({ dir: dist }), await createNovaqNode({ dir: dist })];
   const inst = [e0, e1, w];
   const models = inst.map((x) => x.openSafetensors([fileReaderNode(file)]));
   const sets = inst.map((x) => x.settings(settingsObj));
+  const jobs = inst.map((x, i) => x.job(models[i], sets[i]));
   const src = fileReaderNode(file);
   const sources = [{ name: path.basename(file), size: src.size, sha256: w.sha256(src) }];
   const chunks = [];
-  const c = w.beginContainer(models[2], sets[2], sources, (b) => chunks.push(b.slice()));
-  const plans = [0, 1].map((i) => inst[i].plan(models[i], sets[i])); // each encoder its own
+  const wj = jobs[2];
+  assert.equal(wj.holdsAll(), false, 'no calibration: tensors are written as they come');
+  assert.equal(wj.ahead(2), jobs[0].ahead(2));
+  wj.output((b) => chunks.push(b.slice()), sources);
   const n = models[0].tensors().length, stats = [];
+  assert.equal(wj.ntensors, n);
   for (let t = 0; t < n; t++) {
-    const bytes = inst[t % 2].encodeTensor(models[t % 2], t, sets[t % 2], plans[t % 2]);
+    const bytes = jobs[t % 2].encode(t);
     stats.push(encodedStats(bytes));
-    c.add(bytes);
+    assert.equal(wj.accept(t, bytes), t + 1, 'in model order, each tensor is written when accepted');
   }
-  c.finish();
-  plans.forEach((p) => p.free());
+  wj.finish();
+  jobs.forEach((j) => j.free());
   models.forEach((m) => m.close());
   sets.forEach((s) => s.free());
   return { bytes: Buffer.concat(chunks), stats, sources };
+}
+
+// The native CLI's output for the tiny model at `preset` (made once).
+let nativeOut = null;
+function nativeBytes() {
+  if (nativeOut) return nativeOut;
+  // NOVAQ_NATIVE_NOVAQ: `novaq local <tiny> --bits <preset>` made beforehand (scripts/test-wasm.sh).
+  let out = process.env.NOVAQ_NATIVE_NOVAQ;
+  if (!out) {
+    out = path.join(scratch, 'native.novaq');
+    execFileSync(nativeBin, ['local', tiny, '-o', out, '--bits', preset], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  return (nativeOut = fs.readFileSync(out));
 }
 
 let poolOut = null;
@@ -187,13 +205,7 @@ test('one instance (nq_compress) gives the same bytes as the worker-pool pipelin
 
 test('byte-identical to the native CLI `novaq local` with the same settings', { skip: !fs.existsSync(nativeBin) && `no native CLI at ${nativeBin}` }, () => {
   assert.ok(poolOut, 'wasm output exists');
-  // NOVAQ_NATIVE_NOVAQ: `novaq local <tiny> --bits <preset>` made beforehand (scripts/test-wasm.sh).
-  let out = process.env.NOVAQ_NATIVE_NOVAQ;
-  if (!out) {
-    out = path.join(scratch, 'native.novaq');
-    execFileSync(nativeBin, ['local', tiny, '-o', out, '--bits', preset], { stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  const nat = fs.readFileSync(out);
+  const nat = nativeBytes();
   if (Buffer.compare(nat, poolOut) !== 0) {
     const a = nq.inspect(bytesReader('native', nat)).manifest, b = nq.inspect(bytesReader('wasm', poolOut)).manifest;
     const diff = a.tensors.map((t, i) => [t.name, JSON.stringify(t) === JSON.stringify(b.tensors[i])]).filter((x) => !x[1]);
@@ -244,12 +256,50 @@ test('a damaged .novaq fails validation naming the shard; malformed tensor bytes
   const v2 = nq.validate(bytesReader('short.novaq', poolOut.subarray(0, poolOut.length - 10)));
   assert.equal(v2.ok, false);
   assert.throws(() => nq.inspect(bytesReader('junk.novaq', Buffer.from('not a novaq file at all, no'))), NovaqError);
-  // The container refuses truncated serialized tensors instead of reading past them.
+  // The job refuses truncated serialized tensors instead of reading past them.
   const m = nq.openSafetensors([fileReaderNode(tiny)]);
   const s = nq.settings({ bits: '2' });
+  const j = nq.job(m, s);
   const t1 = m.tensors().findIndex((t) => t.shape.length === 1);
-  const bytes = nq.encodeTensor(m, t1, s);
-  const c = nq.beginContainer(m, s, [{ name: 'x', size: 1, sha256: '0'.repeat(64) }], () => {});
-  assert.throws(() => c.add(bytes.subarray(0, bytes.length - 3)), /malformed/);
+  const bytes = j.encode(t1);
+  j.output(() => {}, [{ name: 'x', size: 1, sha256: '0'.repeat(64) }]);
+  assert.throws(() => j.accept(t1, bytes.subarray(0, bytes.length - 3)), /malformed/);
+  j.free();
+  assert.throws(() => j.encode(t1), /freed/);
   m.close(); s.free();
+});
+
+// The Job wrapper in its own right: encodes made by another instance, accepted in reverse
+// model order (the job holds them until tensor 0 arrives, then writes all in order), give the
+// native CLI's bytes; a job freed midway (container started, tensors held or written) leaves
+// the instance usable for the next compression.
+test('Job: encodes from a second instance accepted in reverse order give the native CLI\'s bytes; free midway', { skip: !fs.existsSync(nativeBin) && !process.env.NOVAQ_NATIVE_NOVAQ && `no native CLI at ${nativeBin}` }, async () => {
+  const other = await createNovaqNode({ dir: dist });
+  const mA = nq.openSafetensors([fileReaderNode(tiny)]), mB = other.openSafetensors([fileReaderNode(tiny)]);
+  const sA = nq.settings({ bits: preset }), sB = other.settings({ bits: preset });
+  const src = fileReaderNode(tiny);
+  const sources = [{ name: 'model.safetensors', size: src.size, sha256: nq.sha256(src) }];
+  try {
+    // Freed midway, with one tensor written and three held (accepted out of order).
+    const je = other.job(mB, sB);
+    let jw = nq.job(mA, sA);
+    const n = jw.ntensors;
+    jw.output(() => {}, sources);
+    assert.equal(jw.accept(0, je.encode(0)), 1);
+    for (let t = n - 1; t > n - 4; t--) assert.equal(jw.accept(t, je.encode(t)), 1);
+    jw.free();
+    jw.free(); // idempotent
+    assert.throws(() => jw.accept(1, new Uint8Array(48)), /freed/);
+    // Then the whole compression in this instance: the second one encodes, this one accepts
+    // from the last tensor down.
+    jw = nq.job(mA, sA);
+    const chunks = [];
+    try {
+      jw.output((b) => chunks.push(b.slice()), sources);
+      for (let t = n - 1; t >= 0; t--) assert.equal(jw.accept(t, je.encode(t)), t === 0 ? n : 0, `after accepting tensor ${t}`);
+      jw.finish();
+    } finally { jw.free(); je.free(); }
+    const out = Buffer.concat(chunks), nat = nativeBytes();
+    assert.equal(Buffer.compare(out, nat), 0, `reverse-order job output (${out.length} bytes) differs from the native CLI's (${nat.length})`);
+  } finally { mA.close(); mB.close(); sA.free(); sB.free(); src.close(); }
 });
