@@ -37,4 +37,4 @@ if [ "${NOVAQ_WASM_SCALAR:-0}" = 1 ]; then
     > "$out/dist/novaq_module_scalar.mjs"
   cp "$out/scalar/wasm/novaq_module.wasm" "$out/dist/novaq_module_scalar.wasm"
 fi
-echo "build-wasm: ok -> $out/dist ($(stat -c %s "$out/dist/novaq_module.wasm") bytes wasm; zstd and cJSON from Debian source $(awk '{printf "%s%s %s (%s)", NR > 1 ? ", " : "", $1, $2, $3}' "$deps/src/VERSIONS"))"
+echo "build-wasm: ok -> $out/dist ($(stat -c %s "$out/dist/novaq_module.wasm") bytes wasm; zstd and cJSON from Debian source $(awk '{printf "%s%s %s (%s)", (NR > 1 ? ", " : ""), $1, $2, $3}' "$deps/src/VERSIONS"))"
