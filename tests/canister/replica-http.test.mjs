@@ -5,7 +5,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
-import { HttpAgent, Actor, Certificate, lookupResultToBuffer } from '@icp-sdk/core/agent';
+import { HttpAgent, Actor, Certificate, lookupResultToBuffer, pollForResponse } from '@icp-sdk/core/agent';
+import { IDL } from '@icp-sdk/core/candid';
 import { Ed25519KeyIdentity } from '@icp-sdk/core/identity';
 import { Secp256k1KeyIdentity } from '@icp-sdk/core/identity/secp256k1';
 import { Principal } from '@icp-sdk/core/principal';
@@ -112,4 +113,20 @@ test('a principal is the self-authenticating id of the DER key (sha224 || 0x02)'
   const der = id.getPublicKey().toDer();
   const p = Principal.fromUint8Array(new Uint8Array([...crypto.createHash('sha224').update(der).digest(), 2]));
   assert.equal(p.toText(), id.getPrincipal().toText());
+});
+
+test('v2 asynchronous call: 202, then the agent polls request_status through read_state', async () => {
+  const { http } = await setup();
+  try {
+    const agent = await agentFor(http, Ed25519KeyIdentity.generate());
+    const f = idlFactory({ IDL })._fields.find(([n]) => n === 'create_model')[1];
+    const arg = IDL.encode(f.argTypes, [{ name: 'x', description: '', size_bytes: 1000n, expected_root_hash: [] }]);
+    const { requestId, response } = await agent.call(http.canisterId, { methodName: 'create_model', arg, callSync: false });
+    assert.equal(response.status, 202);
+    const res = await pollForResponse(agent, { canisterId: http.canisterId }, requestId);
+    assert.deepEqual(IDL.decode(f.retTypes, res.reply), ['1']);
+    // another principal may not read that request's status
+    const other = await agentFor(http, Ed25519KeyIdentity.generate());
+    await assert.rejects(pollForResponse(other, { canisterId: http.canisterId }, requestId), /request_status of a request sent by another principal/);
+  } finally { await http.stop(); }
 });
