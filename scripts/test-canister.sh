@@ -6,7 +6,10 @@
 #      with embeddings kept raw in a shard bigger than a reply);
 #   3. node --test tests/canister/: the Node ic0 emulator runs the real wasm, arguments and
 #      replies encoded with @dfinity/candid and the types of candid/novaq.did (and checks
-#      its own semantics with a tiny probe canister, tests/canister/probe.c);
+#      its own semantics with a tiny probe canister, tests/canister/probe.c); the clients
+#      (ic/client.mjs, bin/novaq-ic.mjs) run with the real agent, @icp-sdk/core, against the
+#      emulator behind the IC HTTP interface (tests/canister/replica-http.mjs), and `novaq
+#      validate` checks what they pull;
 #   4. ic-wasm (npm @icp-sdk/ic-wasm-linux-x64): the exports match candid/novaq.did (lifecycle
 #      hooks listed in canister/hidden-endpoints.txt), the metadata sections are right, and
 #      icp-cli (npm @icp-sdk/icp-cli-linux-x64) builds the same wasm from icp.yaml;
@@ -56,7 +59,7 @@ tiny=build-canister/tiny.novaq
 big=build-canister/tiny-bigshard.novaq
 "$novaq" local tests/data/novaq-tiny-llama/model.safetensors -o "$big" --kmeans-iters 2 \
   --no-quantize-embeddings --no-quantize-lm-head --shard-size 4000000
-NOVAQ_TINY_NOVAQ="$PWD/$tiny" NOVAQ_BIGSHARD_NOVAQ="$PWD/$big" node --test tests/canister/
+NOVAQ_TINY_NOVAQ="$PWD/$tiny" NOVAQ_BIGSHARD_NOVAQ="$PWD/$big" NOVAQ_CLI="$(realpath "$novaq")" node --test tests/canister/
 secs=${NOVAQ_FUZZ_SECONDS:-20}
 if [ "$secs" != 0 ]; then
   bash scripts/fuzz-candid.sh "$secs" >build-canister/fuzz.log 2>&1 ||
