@@ -116,6 +116,11 @@ static void test_bad_input(const nq_tokenizer *t) {
         CHECK(nq_tokenizer_load(&u, json, strlen(json), &e) == NQ_E_FORMAT && !u);
         CHECK(strstr(e.msg, "model.vocab['b']") != NULL);
     }
+    /* sparse ids: memory would follow the largest id, not the input (a fuzzing finding) */
+    const char *sparse = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":\"BPE\","
+                         "\"vocab\":{\"a\":0,\"b\":16777216},\"merges\":[]}}";
+    CHECK(nq_tokenizer_load(&u, sparse, strlen(sparse), &e) == NQ_E_FORMAT && !u);
+    CHECK(strstr(e.msg, "token id 16777216 with only 2 tokens") != NULL);
     const char *other_regex = "{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":["
                               "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\w+\"},\"behavior\":"
                               "\"Isolated\"},{\"type\":\"ByteLevel\",\"use_regex\":false}]},"

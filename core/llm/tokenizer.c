@@ -206,6 +206,13 @@ static nq_status count_ids(const cJSON *vocab, const cJSON *added, int32_t *size
         if (x > mx) mx = x;
     }
     if (mx < 0) return nq_fail(e, NQ_E_FORMAT, "tokenizer.json: model.vocab is empty");
+    /* Ids index arrays sized by the largest one: they must be dense (as every real vocabulary
+     * is), or a few bytes of JSON claiming id 16777216 would cost gigabytes (found by fuzzing). */
+    int64_t entries = i;
+    for (const cJSON *v = vocab->child; v; v = v->next) entries++;
+    if (mx >= entries)
+        return nq_fail(e, NQ_E_FORMAT, "tokenizer.json: token id %lld with only %lld tokens: ids must be "
+                       "0..%lld (a dense vocabulary)", (long long)mx, (long long)entries, (long long)entries - 1);
     *size = (int32_t)mx + 1;
     return NQ_OK;
 }
